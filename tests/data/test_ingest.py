@@ -29,7 +29,11 @@ def counts(db):
 def test_jsonl_loads_late_keys_and_fills_6nd(tmp_path):
     f = write_jsonl(
         tmp_path / "r1.jsonl",
-        [META, {"step": 1, "train/loss": 5.0}, {"step": 2, "train/loss": 4.0, "val/loss": 4.2, "tokens_seen": 1e6}],
+        [
+            META,
+            {"step": 1, "train/loss": 5.0},
+            {"step": 2, "train/loss": 4.0, "val/loss": 4.2, "tokens_seen": 1e6},
+        ],
     )
     rep = ingest_paths(tmp_path / "db.duckdb", [f])
     assert rep.count("loaded") == 1
@@ -63,8 +67,14 @@ def test_grown_log_replaces_its_rows(tmp_path):
 def test_bad_line_is_rejected_with_line_and_reason_rest_loads(tmp_path):
     f = write_jsonl(
         tmp_path / "r1.jsonl",
-        [META, {"step": 1, "loss": 5.0}, '{"step": 2, "loss": ', {"step": 3, "loss": "abc", "lr": 0.1},
-         {"step": "x"}, {"step": 4, "loss": 4.0}],
+        [
+            META,
+            {"step": 1, "loss": 5.0},
+            '{"step": 2, "loss": ',
+            {"step": 3, "loss": "abc", "lr": 0.1},
+            {"step": "x"},
+            {"step": 4, "loss": 4.0},
+        ],
     )
     db = tmp_path / "db.duckdb"
     ingest_paths(db, [f])
@@ -81,7 +91,9 @@ def test_bad_line_is_rejected_with_line_and_reason_rest_loads(tmp_path):
 
 
 def test_truncated_last_line_is_rejected_as_truncated(tmp_path):
-    f = write_jsonl(tmp_path / "r1.jsonl", [META, {"step": 1, "loss": 5.0}, '{"step": 2, "lo'], trailing_newline=False)
+    f = write_jsonl(
+        tmp_path / "r1.jsonl", [META, {"step": 1, "loss": 5.0}, '{"step": 2, "lo'], trailing_newline=False
+    )
     db = tmp_path / "db.duckdb"
     ingest_paths(db, [f])
     con = open_ro(db)
@@ -145,7 +157,10 @@ def test_run_table_rejects_bad_rows_keeps_good(tmp_path):
     assert "duplicate run_id" in rej[5]
     src, loss = con.execute("SELECT source, final_loss FROM v_final_loss WHERE run_id = 'd'").fetchone()
     assert (src, loss) == ("sweep", 2.9)
-    assert con.execute("SELECT value FROM metrics WHERE run_id = 'a' AND metric = 'err_avg'").fetchone()[0] == 0.6
+    assert (
+        con.execute("SELECT value FROM metrics WHERE run_id = 'a' AND metric = 'err_avg'").fetchone()[0]
+        == 0.6
+    )
     con.close()
 
 
@@ -176,7 +191,9 @@ def test_eval_tables_both_forms(tmp_path):
     assert con.execute("SELECT count(*) FROM eval_counts").fetchone()[0] == 1
     reasons = [r[0] for r in con.execute("SELECT reason FROM rejects ORDER BY line").fetchall()]
     assert len(reasons) == 2 and "not true/false" in reasons[0] + reasons[1]
-    byp = con.execute("SELECT run_id, problem_id, n_samples, n_correct FROM v_eval_by_problem ORDER BY 1, 2").fetchall()
+    byp = con.execute(
+        "SELECT run_id, problem_id, n_samples, n_correct FROM v_eval_by_problem ORDER BY 1, 2"
+    ).fetchall()
     assert byp == [("j1", "p1", 2, 1), ("j1", "p2", 1, 1), ("j2", "p1", 10, 3)]
     assert sorted(r[0] for r in con.execute("SELECT kind FROM runs").fetchall()) == ["eval", "eval"]
     con.close()

@@ -1,0 +1,367 @@
+"""Chinchilla Approach 2: IsoFLOP profiles.
+
+For each compute budget C a sweep of model sizes is trained with D = C / (6 N). A parabola in
+log N (equivalently in log D, since log D = log(C/6) - log N at fixed C) is fitted to the final
+losses; its vertex is the compute-optimal N_opt(C), with D_opt = C / (6 N_opt). Power laws
+N_opt = k_N C^a and D_opt = k_D C^b are then fitted by least squares in log-log space.
+
+Reference: Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models", arXiv 2203.15556,
+Approach 2; Llama 3 Team 2024, arXiv 2407.21783, Sec. 3.2.1 (parabola in log tokens).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from analysis.errors import InsufficientDataError
+from analysis.results import Bootstrap, FitResult
+
+__all__ = [
+    "isoflop_minima",
+    "fit_allocation_power_laws",
+    "isoflop_extrapolate",
+    "isoflop_noise_bootstrap",
+]
+
+
+def _positive_1d(name: str, x: Sequence[float] | np.ndarray) -> np.ndarray:
+    a = np.asarray(x, dtype=float)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty")
+    if np.any(np.isnan(a)):
+        raise ValueError(f"{name} contains NaN")
+    if np.any(~np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"{name} must be finite and > 0")
+    return a
+
+
+def isoflop_minima(
+    C: Sequence[float] | np.ndarray,
+    N: Sequence[float] | np.ndarray,
+    L: Sequence[float] | np.ndarray,
+    *,
+    min_points: int = 3,
+    axis: str = "N",
+    neighbors: int | None = None,
+) -> pl.DataFrame:
+    """Compute-optimal point of each isoFLOP profile from a parabola in log N (or log D).
+
+    For every distinct budget C the losses are fitted by ``L = c2 x^2 + c1 x + c0`` with
+    ``x = ln N`` (``axis="N"``) or ``x = ln D = ln(C / (6 N))`` (``axis="D"``). The vertex
+    ``x* = -c1 / (2 c2)`` gives N_opt = exp(x*) (or D_opt = exp(x*)), D_opt = C / (6 N_opt) and
+    L_opt = c0 - c1^2 / (4 c2). Because ln D is an affine function of ln N at fixed C, both axes
+    give the same vertex when D = C / (6 N) exactly; the option exists to mirror papers that
+    state the fit in tokens (Llama 3).
+
+    Parameters
+    ----------
+    C : array_like, shape (n,)
+        Training compute budget of each run, FLOPs (> 0). Runs sharing a value form one profile.
+    N : array_like, shape (n,)
+        Model parameters of each run (> 0).
+    L : array_like, shape (n,)
+        Final loss of each run, nats/token (finite).
+    min_points : int, default 3
+        Budgets with fewer runs are reported with NaN optimum and ``status="too_few_points"``.
+        Must be >= 3 (a parabola has three coefficients).
+    axis : {"N", "D"}
+        Variable on which the parabola is fitted.
+    neighbors : int, optional
+        If given (>= 1), fit each parabola only to the lowest-loss run of the budget and its
+        ``neighbors`` nearest sizes on each side (sorted by N), i.e. a local quadratic around the
+        sampled minimum. A parabola through a wide sweep (e.g. 5M-901M at one budget) is biased by
+        the asymmetric shape of the profile; a local fit approximates the dense interpolation
+        (Akima) of Porian et al. 2024 (arXiv 2406.19146). Default None uses every run.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per budget, sorted by C, with columns ``C``, ``N_opt``, ``D_opt``, ``L_opt``,
+        ``tokens_per_param`` (D_opt / N_opt), ``n_points`` (runs in the parabola),
+        ``curvature`` (c2, loss per ln-unit squared), ``N_min``, ``N_max`` (range of the runs
+        used), ``inside`` (vertex strictly inside that range), ``edge`` (True when the vertex lies at or outside the range — an unreliable
+        minimum to be flagged or dropped) and ``status`` (``"ok"``, ``"edge"``,
+        ``"too_few_points"``, ``"not_convex"``).
+
+    Raises
+    ------
+    ValueError
+        If the arrays are empty, of different lengths, not 1-D, contain NaN, C or N are
+        non-positive, ``min_points < 3`` or ``axis`` is not "N" or "D".
+    """
+    if axis not in ("N", "D"):
+        raise ValueError(f"axis must be 'N' or 'D', got {axis!r}")
+    if neighbors is not None and neighbors < 1:
+        raise ValueError(f"neighbors must be >= 1 or None, got {neighbors}")
+    if min_points < 3:
+        raise ValueError(f"min_points must be >= 3 for a parabola, got {min_points}")
+    C = _positive_1d("C", C)
+    N = _positive_1d("N", N)
+    L = np.asarray(L, dtype=float)
+    if not (C.shape == N.shape == L.shape):
+        raise ValueError(f"C, N and L must have the same shape, got {C.shape}, {N.shape}, {L.shape}")
+    if np.any(~np.isfinite(L)):
+        raise ValueError("L contains NaN or infinite values")
+
+    rows = []
+    for c in np.unique(C):
+        m = C == c
+        n, loss = N[m], L[m]
+        if neighbors is not None:
+            order = np.argsort(n, kind="stable")
+            n, loss = n[order], loss[order]
+            i = int(np.argmin(loss))
+            lo, hi = max(0, i - neighbors), min(n.size, i + neighbors + 1)
+            n, loss = n[lo:hi], loss[lo:hi]
+        logn = np.log(n)
+        row = {
+            "C": float(c),
+            "N_opt": math.nan,
+            "D_opt": math.nan,
+            "L_opt": math.nan,
+            "tokens_per_param": math.nan,
+            "n_points": int(n.size),
+            "curvature": math.nan,
+            "N_min": float(n.min()),
+            "N_max": float(n.max()),
+            "inside": False,
+            "edge": False,
+            "status": "ok",
+        }
+        if n.size < min_points or np.unique(logn).size < 3:
+            row["status"] = "too_few_points"
+            rows.append(row)
+            continue
+        x = logn if axis == "N" else np.log(c / 6.0) - logn
+        c2, c1, c0 = np.polyfit(x, loss, 2)
+        row["curvature"] = float(c2)
+        if c2 <= 0:
+            row["status"] = "not_convex"
+            rows.append(row)
+            continue
+        xv = -c1 / (2.0 * c2)
+        log_nopt = xv if axis == "N" else math.log(c / 6.0) - xv
+        n_opt = math.exp(log_nopt)
+        d_opt = c / (6.0 * n_opt)
+        inside = bool(logn.min() < log_nopt < logn.max())
+        row.update(
+            N_opt=n_opt,
+            D_opt=d_opt,
+            L_opt=float(c0 - c1 * c1 / (4.0 * c2)),
+            tokens_per_param=d_opt / n_opt,
+            inside=inside,
+            edge=not inside,
+            status="ok" if inside else "edge",
+        )
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def _loglog_line(x: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> tuple[float, float, float]:
+    """Weighted least squares of ln y on ln x: returns (slope, ln intercept, R^2)."""
+    lx, ly = np.log(x), np.log(y)
+    ww = np.ones_like(lx) if w is None else w
+    sw = np.sqrt(ww)
+    X = np.column_stack([np.ones_like(lx), lx]) * sw[:, None]
+    coef, *_ = np.linalg.lstsq(X, ly * sw, rcond=None)
+    fit = coef[0] + coef[1] * lx
+    ybar = np.average(ly, weights=ww)
+    ss_res = float(np.sum(ww * (ly - fit) ** 2))
+    ss_tot = float(np.sum(ww * (ly - ybar) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
+    return float(coef[1]), float(coef[0]), r2
+
+
+def fit_allocation_power_laws(
+    C: Sequence[float] | np.ndarray,
+    N_opt: Sequence[float] | np.ndarray,
+    D_opt: Sequence[float] | np.ndarray,
+    *,
+    weights: Sequence[float] | np.ndarray | None = None,
+) -> FitResult:
+    """Fit N_opt = k_N C^a and D_opt = k_D C^b by (weighted) least squares in log-log space.
+
+    Parameters
+    ----------
+    C : array_like, shape (m,)
+        Compute budgets, FLOPs (> 0), at least two distinct values.
+    N_opt : array_like, shape (m,)
+        Compute-optimal parameter counts (> 0), e.g. ``isoflop_minima(...)["N_opt"]``.
+    D_opt : array_like, shape (m,)
+        Compute-optimal token counts (> 0).
+    weights : array_like, shape (m,), optional
+        Non-negative regression weights (e.g. 1 / sigma^2 of ln N_opt, as Porian et al.).
+
+    Returns
+    -------
+    FitResult
+        ``law="isoflop_allocation"``, params ``a``, ``b`` (exponents), ``k_N``, ``k_D``
+        (coefficients, so N_opt = k_N C^a in parameters and D_opt = k_D C^b in tokens);
+        derived ``a_plus_b``, ``r2_N``, ``r2_D``; ``objective`` = residual sum of squares of ln N_opt.
+
+    Raises
+    ------
+    ValueError
+        On shape mismatch, empty input, NaN or non-positive values, or negative weights.
+    InsufficientDataError
+        With fewer than two distinct budgets.
+
+    Notes
+    -----
+    Hoffmann et al. 2022 (arXiv 2203.15556) Approaches 1 and 2: a = 0.50 and 0.49.
+    """
+    C = _positive_1d("C", C)
+    N = _positive_1d("N_opt", N_opt)
+    D = _positive_1d("D_opt", D_opt)
+    if not (C.shape == N.shape == D.shape):
+        raise ValueError(f"C, N_opt and D_opt must have the same shape, got {C.shape}, {N.shape}, {D.shape}")
+    w = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        if w.shape != C.shape or np.any(~np.isfinite(w)) or np.any(w < 0):
+            raise ValueError("weights must be finite, >= 0 and have the same shape as C")
+    if np.unique(C).size < 2:
+        raise InsufficientDataError("need at least two distinct compute budgets to fit a power law")
+    a, ln_kn, r2n = _loglog_line(C, N, w)
+    b, ln_kd, r2d = _loglog_line(C, D, w)
+    resid = np.log(N) - (ln_kn + a * np.log(C))
+    ww = np.ones_like(resid) if w is None else w
+    return FitResult(
+        law="isoflop_allocation",
+        params={"a": a, "b": b, "k_N": math.exp(ln_kn), "k_D": math.exp(ln_kd)},
+        n_points=int(C.size),
+        objective=float(np.sum(ww * resid**2)),
+        loss="linear",
+        delta=None,
+        space="log",
+        optimizer="weighted least squares (log-log)" if w is not None else "OLS (log-log)",
+        n_starts=1,
+        grad_norm=None,
+        success=True,
+        message="",
+        derived={"a_plus_b": a + b, "r2_N": r2n, "r2_D": r2d},
+    )
+
+
+def isoflop_extrapolate(fit: FitResult, C: float | Sequence[float] | np.ndarray) -> pl.DataFrame:
+    """Evaluate a fitted allocation law at new budgets.
+
+    N_opt = k_N C^a, D_opt = k_D C^b, tokens_per_param = D_opt / N_opt.
+
+    Parameters
+    ----------
+    fit : FitResult
+        Output of :func:`fit_allocation_power_laws` (or of the envelope fit) with params
+        ``a``, ``b``, ``k_N``, ``k_D``.
+    C : float or array_like, shape (m,)
+        Budgets in FLOPs (> 0).
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``C``, ``N_opt``, ``D_opt``, ``tokens_per_param``, ``C_6ND`` (6 N_opt D_opt, a
+        consistency check: equals C only if the two laws were fitted with D = C / 6N).
+
+    Raises
+    ------
+    ValueError
+        If C is not positive / finite or ``fit`` lacks the parameters.
+    """
+    missing = {"a", "b", "k_N", "k_D"} - set(fit.params)
+    if missing:
+        raise ValueError(f"fit lacks parameters {sorted(missing)}")
+    c = _positive_1d("C", np.atleast_1d(np.asarray(C, dtype=float)))
+    p = fit.params
+    n = p["k_N"] * c ** p["a"]
+    d = p["k_D"] * c ** p["b"]
+    return pl.DataFrame({"C": c, "N_opt": n, "D_opt": d, "tokens_per_param": d / n, "C_6ND": 6 * n * d})
+
+
+def isoflop_noise_bootstrap(
+    C: Sequence[float] | np.ndarray,
+    N: Sequence[float] | np.ndarray,
+    L: Sequence[float] | np.ndarray,
+    *,
+    sigma: float,
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    neighbors: int | None = None,
+    axis: str = "N",
+) -> FitResult:
+    """Approach 2 with a seed-noise (noise-injection) bootstrap of the allocation exponents.
+
+    The point estimate is :func:`isoflop_minima` followed by :func:`fit_allocation_power_laws`
+    on the budgets whose vertex is inside the sampled range (``status == "ok"``). Each replicate
+    adds independent Gaussian noise of standard deviation ``sigma`` to every loss and redoes the
+    whole pipeline (parabolas, dropping edge minima, log-log regression).
+
+    Parameters
+    ----------
+    C, N, L : array_like, shape (n,)
+        Budgets (FLOPs), parameters and losses (nats/token) as in :func:`isoflop_minima`.
+    sigma : float
+        Seed-noise standard deviation of a loss, nats/token (> 0); Porian et al. use 0.002 on
+        RefinedWeb and 0.01 on OpenWebText2.
+    rng : numpy.random.Generator
+        Randomness source (a child seed is drawn from it and recorded).
+    n_boot : int, default 1000
+        Number of replicates (>= 1).
+    neighbors, axis
+        Passed to :func:`isoflop_minima`.
+
+    Returns
+    -------
+    FitResult
+        As :func:`fit_allocation_power_laws` (``law="isoflop_allocation"``) with ``bootstrap``
+        holding replicates of ``a``, ``b``, ``k_N``, ``k_D`` (NaN where fewer than two budgets
+        survived), ``unit="point"``, ``method="noise-injection"``; ``extra["n_budgets"]``.
+
+    Raises
+    ------
+    ValueError
+        On invalid inputs (see :func:`isoflop_minima`), ``sigma <= 0`` or ``n_boot < 1``.
+    InsufficientDataError
+        If fewer than two budgets have an interior minimum in the original data.
+
+    Notes
+    -----
+    Porian et al. 2024, arXiv 2406.19146 (noise-injection bootstrap; they interpolate with Akima
+    splines and use weighted regression, here parabolas and OLS).
+    """
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be finite and > 0, got {sigma}")
+    if int(n_boot) < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+
+    def pipeline(loss: np.ndarray) -> FitResult:
+        m = isoflop_minima(C, N, loss, neighbors=neighbors, axis=axis).filter(pl.col("status") == "ok")
+        return fit_allocation_power_laws(m["C"], m["N_opt"], m["D_opt"])
+
+    L = np.asarray(L, dtype=float)
+    point = pipeline(L)
+    seed = int(rng.integers(0, 2**63 - 1))
+    child = np.random.default_rng(seed)
+    keys = ("a", "b", "k_N", "k_D")
+    reps = {k: np.full(int(n_boot), np.nan) for k in keys}
+    for i in range(int(n_boot)):
+        try:
+            r = pipeline(L + sigma * child.standard_normal(L.shape))
+        except InsufficientDataError:
+            continue
+        for k in keys:
+            reps[k][i] = r.params[k]
+
+    boot = Bootstrap(replicates=reps, seed=seed, unit="point", method="noise-injection")
+    return FitResult(
+        **{
+            **{f: getattr(point, f) for f in point.__dataclass_fields__},
+            "bootstrap": boot,
+            "extra": {"n_budgets": point.n_points, "sigma": sigma, "neighbors": neighbors},
+        }
+    )

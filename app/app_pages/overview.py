@@ -1,0 +1,38 @@
+"""Overview: what is in the store, when it was ingested, and what was rejected and why."""
+
+import streamlit as st
+
+from app import cache
+
+st.title("Overview")
+totals = cache.q("totals")
+c = st.columns(5)
+c[0].metric("runs", f"{totals['runs']:,}")
+c[1].metric("metric rows", f"{totals['metrics']:,}")
+c[2].metric("eval answers", f"{totals['eval_samples']:,}")
+c[3].metric("eval problem counts", f"{totals['eval_counts']:,}")
+c[4].metric("rejected records", f"{totals['rejects']:,}")
+last = cache.q("last_ingest")
+st.caption(
+    f"Last ingest: {last:%Y-%m-%d %H:%M:%S} UTC · {totals['ingest_files']} files in the ledger · "
+    f"{totals['fits']} stored fits"
+    if last
+    else "Nothing ingested yet."
+)
+
+st.subheader("Runs by kind and source")
+st.dataframe(cache.q("run_counts"), hide_index=True, width="stretch", key="overview.runs")
+
+st.subheader("Rejected records")
+rej = cache.q("rejects", 500)
+if rej.height == 0:
+    st.success("No rejected records.")
+else:
+    st.caption(
+        "Each row names the file, the 1-based line (0 = the whole file could not be parsed) and the reason. "
+        "The good records next to them were loaded."
+    )
+    st.dataframe(rej, hide_index=True, width="stretch", key="overview.rejects")
+
+with st.expander("Ingest ledger"):
+    st.dataframe(cache.q("ingest_files"), hide_index=True, width="stretch")

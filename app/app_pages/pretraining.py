@@ -1,0 +1,85 @@
+"""Pretraining: fit a law to one source's final losses; loss vs compute, parameters, compute-optimal sizing."""
+
+import streamlit as st
+
+from app import cache, charts, state, widgets
+from app.services.pretraining import LAWS, allocation_table, loss_curves
+
+st.title("Pretraining scaling fit")
+sources = cache.q("pretrain_sources")
+if sources.height == 0:
+    st.info(
+        "No pretraining runs with N, D, C and a final loss yet. Ingest some (see README, 'Using your own logs')."
+    )
+    st.stop()
+source = st.selectbox(
+    "Source",
+    sources["source"].to_list(),
+    key=state.PRE_SOURCE,
+    help="The sweep or study the runs come from (runs.source). Fit each source separately: "
+    "losses are not comparable across tokenizers and eval sets.",
+)
+points = cache.q("pretrain_points", source, None)
+where = widgets.corpus_filter(points, key=state.PRE_CORPUS)
+law = st.radio(
+    "Law",
+    ["chinchilla", "compute"],
+    key=state.PRE_LAW,
+    horizontal=True,
+    format_func=lambda k: LAWS[k].split(",")[0],
+)
+n_boot = cache.settings().bootstrap
+with st.spinner(f"Fitting {law} with {n_boot} bootstrap replicates over runs..."):
+    try:
+        fit = cache.pretraining_fit(
+            *cache.db_state(), source, where, law, n_boot, cache.settings().seed, True
+        )
+    except ValueError as e:
+        st.error(f"Cannot fit {law} to {source}: {e}")
+        st.stop()
+r = fit.result
+cols = st.columns(len(r.params) + 1)
+for col, (k, v) in zip(cols, r.params.items(), strict=False):
+    lo, hi = r.interval(k)
+    col.metric(k, f"{v:.4g}", help=f"95% bootstrap interval [{lo:.4g}, {hi:.4g}]" if lo == lo else None)
+cols[-1].metric("points", f"{r.n_points}")
+curve, band = loss_curves(fit, seed=cache.settings().seed)
+st.altair_chart(
+    charts.loss_vs_compute(
+        fit.points, color="n_params", frontier=curve, band=band, title=f"{source}: final loss vs compute"
+    ),
+    width="stretch",
+)
+st.caption(
+    f"{fit.points.height} runs; line: {LAWS[law]}. Bands from {r.bootstrap.n if r.bootstrap else 0} "
+    "bootstrap replicates over runs. Points with non-positive values are not drawn on the log axes."
+)
+
+st.subheader("Parameters")
+st.dataframe(widgets.param_table(r), hide_index=True, key="pretraining.params")
+if r.grad_norm is not None:
+    st.caption(
+        f"Objective {r.objective:.6g} ({r.loss}, delta {r.delta}); gradient norm at the optimum "
+        f"{r.grad_norm:.2e}; {r.n_starts} starts; {r.optimizer}."
+    )
+
+if law == "chinchilla":
+    st.subheader("Compute-optimal allocation")
+    budget = widgets.flops_input("Compute budget C (FLOPs)", "1e23", key=state.PRE_BUDGET)
+    if budget:
+        alloc = allocation_table(r, [budget])
+        row = alloc.row(0, named=True)
+        c1, c2, c3 = st.columns(3)
+        c1.metric("N_opt (params)", f"{row['N_opt']:.3e}")
+        c2.metric("D_opt (tokens)", f"{row['D_opt']:.3e}")
+        c3.metric("tokens per parameter", f"{row['tokens_per_param']:.1f}")
+        if "N_opt_lo" in alloc.columns:
+            st.caption(
+                f"95% intervals: N_opt [{row['N_opt_lo']:.3e}, {row['N_opt_hi']:.3e}], D_opt "
+                f"[{row['D_opt_lo']:.3e}, {row['D_opt_hi']:.3e}], tokens/param "
+                f"[{row['tokens_per_param_lo']:.1f}, {row['tokens_per_param_hi']:.1f}]."
+            )
+
+widgets.backtest_panel(fit.backtest)
+with st.expander("Reporting checklist (Li et al. 2025, arXiv 2502.18969)"):
+    st.json(fit.checklist)

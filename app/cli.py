@@ -1,0 +1,269 @@
+"""The ``scaling`` command: migrate, ingest, fit, demo, serve, sql.
+
+Argument parsing is the standard library's argparse; progress bars are tqdm's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from app.settings import REPO_ROOT, SAMPLES_DIR, Settings
+
+
+def _db_arg(p: argparse.ArgumentParser, settings: Settings) -> None:
+    p.add_argument("--db", default=settings.db, help=f"DuckDB file (default: $SCALING_DB or {settings.db})")
+
+
+def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and for the README check)."""
+    settings = settings or Settings.from_env()
+    parser = argparse.ArgumentParser(
+        prog="scaling", description="Scaling-law dashboard: ingest run logs, fit, serve."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
+    _db_arg(p, settings)
+
+    p = sub.add_parser("ingest", help="ingest run logs and tables (files or folders) into the database")
+    _db_arg(p, settings)
+    p.add_argument("paths", nargs="+", help="files or folders to ingest (folders are walked recursively)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no per-file lines")
+
+    p = sub.add_parser("fit", help="fit a scaling law: pretraining, rl or test-time")
+    axes = p.add_subparsers(dest="axis", required=True, metavar="AXIS")
+    from app.services.pretraining import LAWS
+
+    fp = axes.add_parser("pretraining", help="fit a pretraining law to final losses")
+    _db_arg(fp, settings)
+    fp.add_argument(
+        "--source", help='source (sweep/study) to fit; see `scaling sql "select * from v_pretrain_points"`'
+    )
+    fp.add_argument(
+        "--where", help="extra SQL filter over v_pretrain_points columns, e.g. \"corpus = 'rpj'\""
+    )
+    fp.add_argument("--law", choices=list(LAWS), default="chinchilla", help="law to fit (default chinchilla)")
+    fp.add_argument(
+        "--method",
+        choices=["vpnls", "lbfgs"],
+        default="vpnls",
+        help="chinchilla solver: variable projection (fast, default) or the 4,500-start L-BFGS reference",
+    )
+    fp.add_argument(
+        "--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates over runs (default 0)"
+    )
+    fp.add_argument("--seed", type=int, default=settings.seed, help="seed of the bootstrap generator")
+    fp.add_argument(
+        "--backtest", action="store_true", help="fit below a compute cutoff and predict the largest runs"
+    )
+    fp.add_argument("--json", action="store_true", help="print the result as JSON")
+    fp.add_argument("--no-save", action="store_true", help="do not record the fit in the fits table")
+
+    fr = axes.add_parser("rl", help="fit the RL compute-performance sigmoid (ScaleRL) per run")
+    _db_arg(fr, settings)
+    fr.add_argument("--run", action="append", help="run id (repeatable); default all RL runs")
+    fr.add_argument("--where", help="extra SQL filter over v_rl_curves columns")
+    fr.add_argument("--metric", required=True, help="metric to fit, e.g. val/gsm8k_acc")
+    fr.add_argument(
+        "--x", choices=["gpu_hours", "step"], default="gpu_hours", help="compute axis (default gpu_hours)"
+    )
+    fr.add_argument(
+        "--transient-cut",
+        type=float,
+        default=None,
+        help="drop points below this fraction of the run's compute (default 0.1)",
+    )
+    fr.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates (default 0)")
+    fr.add_argument("--seed", type=int, default=settings.seed, help="seed of the bootstrap generator")
+    fr.add_argument("--json", action="store_true", help="print the result as JSON")
+    fr.add_argument("--no-save", action="store_true", help="do not record the fits in the fits table")
+
+    ft = axes.add_parser("test-time", help="pass@k per model and benchmark and the coverage fit")
+    _db_arg(ft, settings)
+    ft.add_argument(
+        "--where", help="extra SQL filter over v_eval_by_problem columns, e.g. \"model = 'Pythia 12B'\""
+    )
+    ft.add_argument("--k", default="1,10,100", help="comma-separated k values for pass@k (default 1,10,100)")
+    ft.add_argument("--json", action="store_true", help="print the result as JSON")
+    ft.add_argument("--no-save", action="store_true", help="do not record the fits in the fits table")
+
+    p = sub.add_parser("demo", help="ingest the bundled real sample data, fit, and serve the app")
+    p.add_argument("--db", default="var/demo.duckdb", help="DuckDB file to build (default var/demo.duckdb)")
+    p.add_argument("--no-serve", action="store_true", help="build and fit only; do not start the app")
+    p.add_argument("--port", type=int, default=settings.port, help="port to serve on (default 8501)")
+
+    p = sub.add_parser("serve", help="serve the Streamlit app on localhost")
+    _db_arg(p, settings)
+    p.add_argument("--port", type=int, default=settings.port, help="port (default 8501)")
+
+    p = sub.add_parser("sql", help="run one read-only SQL query (time-limited, row-capped)")
+    _db_arg(p, settings)
+    p.add_argument("query", help='the SQL query, e.g. "select * from v_final_loss limit 5"')
+    p.add_argument(
+        "--timeout", type=float, default=settings.sql_timeout_s, help="seconds before interrupting"
+    )
+    p.add_argument("--max-rows", type=int, default=settings.sql_max_rows, help="rows returned at most")
+    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    return parser
+
+
+def cmd_migrate(args) -> int:
+    from data.connect import writable_copy
+    from data.migrate import migrate
+
+    with writable_copy(args.db) as con:
+        new = migrate(con)
+    print(f"{args.db}: applied {len(new)} migration(s)" + (": " + ", ".join(new) if new else " (up to date)"))
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from tqdm import tqdm
+
+    from data.ingest import ingest_paths
+
+    try:
+        report = ingest_paths(
+            args.db,
+            args.paths,
+            progress=None
+            if args.quiet
+            else (lambda files: tqdm(files, desc="ingest", unit="file", leave=False)),
+        )
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        for f in report.files:
+            if f.status == "failed":
+                print(f"FAILED   {f.path}: {f.message}", file=sys.stderr)
+            elif f.status == "loaded" and f.n_rejects:
+                print(
+                    f"loaded   {f.path}: {f.n_runs} runs, {f.n_rows} rows, {f.n_rejects} rejected (see v_rejects)"
+                )
+    print(
+        f"{args.db}: {report.count('loaded')} loaded, {report.count('unchanged')} unchanged, "
+        f"{report.count('failed')} failed, {report.count('skipped')} skipped; {report.n_rejects} rejected records"
+    )
+    return 1 if report.count("failed") else 0
+
+
+def _save(db: str, records: list[dict]) -> list[str]:
+    from data.connect import writable_copy
+    from data.fits import save_fit
+    from data.migrate import migrate
+
+    with writable_copy(db) as con:
+        migrate(con)
+        return [save_fit(con, r) for r in records]
+
+
+def cmd_fit(args) -> int:
+    from data.connect import open_ro
+
+    if not Path(args.db).exists():
+        print(f"error: database {args.db} does not exist; run `scaling ingest` first", file=sys.stderr)
+        return 2
+    try:
+        if args.axis == "pretraining":
+            from app.services.pretraining_cli import run as run_axis
+        elif args.axis == "rl":
+            from app.services.rl_cli import run as run_axis
+        else:
+            from app.services.test_time_cli import run as run_axis
+        con = open_ro(args.db)
+        try:
+            payload, records = run_axis(con, args)
+        finally:
+            con.close()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if records and not args.no_save:
+        ids = _save(args.db, records)
+        payload["fit_ids"] = ids
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        print(payload.get("text") or json.dumps(payload, indent=2, default=str))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from app.services.demo import build_demo
+
+    build_demo(args.db, SAMPLES_DIR, echo=print)
+    if args.no_serve:
+        return 0
+    return serve(args.db, args.port)
+
+
+def serve(db: str, port: int) -> int:
+    """Run ``streamlit run app/streamlit_app.py`` with ``SCALING_DB`` set; returns its exit code."""
+    env = dict(os.environ, SCALING_DB=str(Path(db).resolve()))
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO_ROOT / "app" / "streamlit_app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "localhost",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    print(f"serving {db} at http://localhost:{port}  (Ctrl-C to stop)")
+    try:
+        return subprocess.call(cmd, env=env, cwd=REPO_ROOT)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_sql(args) -> int:
+    from data.sql_console import QueryTimeout, run_sql
+
+    try:
+        res = run_sql(args.db, args.query, timeout_s=args.timeout, max_rows=args.max_rows)
+    except (QueryTimeout, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # duckdb errors: syntax, read-only, missing table
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    if args.csv:
+        print(res.frame.write_csv(), end="")
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=60):
+            print(res.frame)
+    if res.truncated:
+        print(f"(truncated at {args.max_rows} rows)", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``scaling`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    handler = {
+        "migrate": cmd_migrate,
+        "ingest": cmd_ingest,
+        "fit": cmd_fit,
+        "demo": cmd_demo,
+        "serve": lambda a: serve(a.db, a.port),
+        "sql": cmd_sql,
+    }[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

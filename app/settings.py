@@ -1,0 +1,53 @@
+"""Settings, read once from ``SCALING_*`` environment variables (the only place the environment is read)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLES_DIR = REPO_ROOT / "data" / "samples"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Dashboard settings. Each field maps to ``SCALING_<FIELD>``; ``help`` metadata is shown in README."""
+
+    db: str = "var/demo.duckdb"
+    bootstrap: int = 200
+    seed: int = 0
+    sql_timeout_s: float = 5.0
+    sql_max_rows: int = 10_000
+    port: int = 8501
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``).
+
+        Raises
+        ------
+        ValueError
+            If a variable cannot be converted (the message names the variable).
+        """
+        env = os.environ if env is None else env
+        kw = {}
+        for f in fields(cls):
+            key = f"SCALING_{f.name.upper()}"
+            if key in env:
+                try:
+                    kw[f.name] = type(f.default)(env[key])
+                except ValueError as e:
+                    raise ValueError(f"{key}={env[key]!r}: expected {type(f.default).__name__}") from e
+        return cls(**kw)
+
+
+#: One-line help per setting (README "Settings" lists every one; tests/test_docs.py checks it).
+SETTINGS_HELP: dict[str, str] = {
+    "db": "DuckDB file the app and CLI read (relative paths are from the working directory)",
+    "bootstrap": "bootstrap replicates the app draws for intervals and bands",
+    "seed": "seed of the numpy Generator used by bootstrap and Monte-Carlo estimates",
+    "sql_timeout_s": "seconds before a SQL console query is interrupted",
+    "sql_max_rows": "rows the SQL console returns at most (the result says when it was truncated)",
+    "port": "port `scaling serve` listens on (localhost)",
+}

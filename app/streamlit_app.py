@@ -1,0 +1,40 @@
+"""Streamlit entrypoint: page config, shared sidebar, navigation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run app/streamlit_app.py` puts app/ (not the repo root) on sys.path; make the packages importable.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from app import cache  # noqa: E402
+
+st.set_page_config(page_title="Scaling dashboard", page_icon=":material/show_chart:", layout="wide")
+
+PAGES = {
+    "Data": [st.Page("app_pages/overview.py", title="Overview", icon=":material/table_view:", default=True)],
+    "Pretraining": [
+        st.Page("app_pages/pretraining.py", title="Pretraining fit", icon=":material/trending_down:")
+    ],
+}
+
+path, mtime = cache.db_state()
+with st.sidebar:
+    st.caption(f"Database: `{path}`")
+    if not mtime:
+        st.error(f"No database at {path}. Run `scaling demo` or `scaling ingest PATH --db {path}`.")
+
+page = st.navigation(PAGES)
+if mtime:
+    page.run()
+else:
+    st.title("No data yet")
+    st.markdown(
+        f"The database `{path}` does not exist. Build it with `scaling demo` (bundled real samples) or "
+        f"`scaling ingest PATH --db {path}`, then reload."
+    )

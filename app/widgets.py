@@ -1,0 +1,77 @@
+"""Reusable widgets and small display helpers (namespaced keys; no SQL, no fitting)."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import streamlit as st
+
+from analysis.results import FitResult
+from app import charts
+
+
+def corpus_filter(points: pl.DataFrame, *, key: str) -> str | None:
+    """A corpus picker when a source has several corpora; returns a SQL filter for ``v_pretrain_points`` or None."""
+    corpora = sorted({c for c in points["corpus"].to_list() if c is not None})
+    if len(corpora) < 2:
+        return None
+    choice = st.selectbox(
+        "Corpus / data mix", ["all"] + corpora, key=key, help="Fit one data mix at a time; 'all' pools them."
+    )
+    if choice == "all":
+        return None
+    return "corpus = '" + choice.replace("'", "''") + "'"
+
+
+def flops_input(label: str, default: str, *, key: str) -> float | None:
+    """A text box for a positive number in scientific notation (e.g. 1e23); shows an error and returns None if bad."""
+    raw = st.text_input(label, default, key=key)
+    try:
+        v = float(raw)
+    except ValueError:
+        st.error(f"'{raw}' is not a number; write e.g. 1e23")
+        return None
+    if not math.isfinite(v) or v <= 0:
+        st.error(f"{label} must be a positive number, got {raw}")
+        return None
+    return v
+
+
+def param_table(r: FitResult) -> pl.DataFrame:
+    """Parameters and derived quantities with 95% bootstrap intervals."""
+    rows = []
+    for kind, d in (("parameter", r.params), ("derived", r.derived)):
+        for k, v in d.items():
+            lo, hi = r.interval(k)
+            rows.append({"name": k, "kind": kind, "value": float(v), "ci95_lo": lo, "ci95_hi": hi})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "name": pl.String,
+            "kind": pl.String,
+            "value": pl.Float64,
+            "ci95_lo": pl.Float64,
+            "ci95_hi": pl.Float64,
+        },
+    )
+
+
+def backtest_panel(bt: dict | None) -> None:
+    """Held-out extrapolation result: summary metrics and error vs extrapolation ratio."""
+    st.subheader("Backtest: fit small, predict large")
+    if not bt:
+        st.caption("No backtest run.")
+        return
+    if "error" in bt:
+        st.warning(f"Backtest not possible: {bt['error']}")
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric("mean |error| on held-out runs", f"{bt['mean_abs_rel_error']:.2%}")
+    c2.metric("max |error|", f"{bt['max_abs_rel_error']:.2%}")
+    c3.metric("extrapolated up to", f"{bt['max_extrapolation_ratio']:.1f}x")
+    st.caption(
+        f"Fitted on {bt['n_train']} runs with C <= {bt['cutoff_flops']:.3g} FLOPs; predicted the "
+        f"{bt['n_test']} larger runs."
+    )
+    st.altair_chart(charts.backtest_chart(pl.DataFrame(bt["rows"])), width="stretch")

@@ -1,0 +1,40 @@
+"""AppTest of the entrypoint, the Overview page and the Pretraining page on the real bundled samples."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import run_page
+
+
+def test_overview_shows_counts_and_no_exception(app_env):
+    at = run_page()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["runs"].replace(",", "")) > 2800
+    assert metrics["rejected records"] == "0"
+    assert len(at.dataframe) >= 1
+
+
+def test_pretraining_page_fits_gadre_and_shows_alpha(app_env):
+    at = run_page("app_pages/pretraining.py")
+    assert not at.exception, at.exception
+    at.selectbox(key="pretraining.source").select("gadre_overtraining").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="pretraining.corpus").select("rpj").run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    alpha = float(metrics["alpha"])
+    assert 0.1 < alpha < 0.6
+    assert at.get("vega_lite_chart")
+    at.text_input(key="pretraining.budget_flops").input("5.76e23").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["N_opt (params)"]) > 1e9
+
+
+def test_pretraining_page_rejects_bad_budget(app_env):
+    at = run_page("app_pages/pretraining.py")
+    at.text_input(key="pretraining.budget_flops").input("lots").run()
+    assert not at.exception
+    assert any("not a number" in e.value for e in at.error)
