@@ -164,6 +164,8 @@ def _save(db: str, records: list[dict]) -> list[str]:
 
 
 def cmd_fit(args) -> int:
+    import duckdb
+
     from data.connect import open_ro
 
     if not Path(args.db).exists():
@@ -183,6 +185,9 @@ def cmd_fit(args) -> int:
             con.close()
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except duckdb.Error as e:  # a bad --where filter, or a database that is not ours
+        print(f"error: query failed ({type(e).__name__}): {e}", file=sys.stderr)
         return 2
     if records and not args.no_save:
         ids = _save(args.db, records)

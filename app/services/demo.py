@@ -34,7 +34,7 @@ def build_demo(
 ) -> None:
     """Ingest ``samples`` into ``db`` and store a Chinchilla and a compute-law fit per pretraining source."""
     report = ingest_paths(
-        db, [samples], progress=lambda f: tqdm(f, desc="ingest samples", unit="file", leave=False)
+        db, demo_paths(samples), progress=lambda f: tqdm(f, desc="ingest samples", unit="file", leave=False)
     )
     echo(
         f"{db}: {report.count('loaded')} files loaded, {report.count('unchanged')} unchanged, "
