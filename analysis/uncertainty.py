@@ -54,6 +54,15 @@ def budget_key(name: str, C: float) -> str:
     -------
     str
         ``f"{name}@{C:g}"``.
+
+    Raises
+    ------
+    ValueError
+        If ``C`` cannot be converted to float.
+
+    Notes
+    -----
+    Budgets in FLOPs as in Hoffmann et al. (2022), arXiv:2203.15556 (5.76e23 = the Gopher budget).
     """
     return f"{name}@{float(C):g}"
 
