@@ -130,3 +130,22 @@ def backtest_chart(rows: pl.DataFrame) -> alt.Chart:
     )
     zero = alt.Chart(pl.DataFrame({"y": [0.0]})).mark_rule(color="gray").encode(y="y:Q")
     return (base.mark_circle(size=50) + zero).properties(width=_W, height=260)
+
+
+def rolling_backtest_chart(rows: pl.DataFrame) -> alt.Chart:
+    """|relative error| (%) vs extrapolation ratio for every cutoff of a rolling-origin backtest (log x)."""
+    d = positive(rows, "extrapolation_ratio").with_columns(
+        (pl.col("relative_error").abs() * 100).alias("abs_error_pct"),
+        pl.col("cutoff").map_elements(lambda c: f"{c:.2g}", return_dtype=pl.String).alias("cutoff_flops"),
+    )
+    return (
+        alt.Chart(d)
+        .mark_circle(size=28, opacity=0.6)
+        .encode(
+            x=_log("extrapolation_ratio", "extrapolation ratio (C / fit cutoff)", fmt="~g"),
+            y=alt.Y("abs_error_pct:Q", title="|prediction error| (%)"),
+            color=alt.Color("cutoff_flops:N", title="fit cutoff (FLOPs)", sort=None),
+            tooltip=["cutoff_flops", "compute_flops", "abs_error_pct", "extrapolation_ratio"],
+        )
+        .properties(width=_W, height=260)
+    )

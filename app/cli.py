@@ -68,7 +68,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     _db_arg(fr, settings)
     fr.add_argument("--run", action="append", help="run id (repeatable); default all RL runs")
     fr.add_argument("--where", help="extra SQL filter over v_rl_curves columns")
-    fr.add_argument("--metric", required=True, help="metric to fit, e.g. val/gsm8k_acc")
+    fr.add_argument("--metric", required=True, help="metric to fit, e.g. val/test_score/openai/gsm8k (verl logs) or val/gsm8k_acc (JSON Lines)")
     fr.add_argument(
         "--x", choices=["gpu_hours", "step"], default="gpu_hours", help="compute axis (default gpu_hours)"
     )
@@ -76,7 +76,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         "--transient-cut",
         type=float,
         default=None,
-        help="drop points below this fraction of the run's compute (default 0.1)",
+        help="fraction 0-1 of each run's largest compute below which points are dropped as the early transient (default 0.1)",
     )
     fr.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates (default 0)")
     fr.add_argument("--seed", type=int, default=settings.seed, help="seed of the bootstrap generator")

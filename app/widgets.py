@@ -58,7 +58,7 @@ def param_table(r: FitResult) -> pl.DataFrame:
 
 
 def backtest_panel(bt: dict | None) -> None:
-    """Held-out extrapolation result: summary metrics and error vs extrapolation ratio."""
+    """Held-out extrapolation result: summary metrics, per-run errors, and the rolling-origin curve."""
     st.subheader("Backtest: fit small, predict large")
     if not bt:
         st.caption("No backtest run.")
@@ -66,12 +66,20 @@ def backtest_panel(bt: dict | None) -> None:
     if "error" in bt:
         st.warning(f"Backtest not possible: {bt['error']}")
         return
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric("mean |error| on held-out runs", f"{bt['mean_abs_rel_error']:.2%}")
     c2.metric("max |error|", f"{bt['max_abs_rel_error']:.2%}")
     c3.metric("extrapolated up to", f"{bt['max_extrapolation_ratio']:.1f}x")
+    cov = bt.get("coverage")
+    c4.metric("held-out runs inside 95% interval", "n/a" if cov is None else f"{cov:.0%}")
     st.caption(
         f"Fitted on {bt['n_train']} runs with C <= {bt['cutoff_flops']:.3g} FLOPs; predicted the "
-        f"{bt['n_test']} larger runs."
+        f"{bt['n_test']} larger runs. {bt.get('interval', '')}."
     )
     st.altair_chart(charts.backtest_chart(pl.DataFrame(bt["rows"])), width="stretch")
+    if bt.get("rolling"):
+        st.caption(
+            "Rolling origin: the fit repeated at successive compute cutoffs; error of every later run vs how "
+            "far it extrapolates (Porian et al. 2024, anytime analysis)."
+        )
+        st.altair_chart(charts.rolling_backtest_chart(pl.DataFrame(bt["rolling"])), width="stretch")

@@ -1,6 +1,134 @@
-"""Placeholder: being written."""
+"""RL post-training: ScaleRL sigmoid per run vs compute, power law beside, recipe comparison, compute-to-target."""
 
 import streamlit as st
 
-st.title("rl")
-st.info("Coming soon.")
+from app import cache, charts_rl
+from app.services.rl import (
+    DEFAULT_TRANSIENT_FRACTION,
+    LABEL_COLUMNS,
+    X_AXES,
+    curve_frames,
+    default_metric,
+    param_table,
+    points_frame,
+    recipe_comparison,
+    scale_dependence,
+    target_table,
+    variant_names,
+)
+
+# Session-state keys of this page (to move into app/state.py as RL_* constants).
+K_METRIC, K_RUNS, K_X, K_CUT = "rl.metric", "rl.runs", "rl.x", "rl.transient_cut"
+K_BY, K_BASE, K_TARGET = "rl.compare_by", "rl.baseline", "rl.target"
+
+st.title("RL post-training compute curves")
+metrics = cache.service("app.services.rl:list_metrics")["metric"].to_list()
+runs = cache.service("app.services.rl:list_runs")
+if not metrics or runs.height == 0:
+    st.info(
+        "No RL runs with per-step metrics yet. Ingest verl logs or RL run logs (README, 'Using your own logs')."
+    )
+    st.stop()
+default = default_metric(metrics)
+c1, c2 = st.columns([2, 1])
+metric = c1.selectbox(
+    "Metric (a pass rate, fraction)", metrics, index=metrics.index(default), key=K_METRIC,
+    help="Fitted with R0 = its value at step 0 (the initial evaluation).",
+)  # fmt: skip
+x = c2.radio("Compute axis", list(X_AXES), key=K_X, horizontal=True, format_func=lambda k: X_AXES[k][1])
+all_ids = runs["run_id"].to_list()
+picked = st.multiselect("Runs", all_ids, default=all_ids, key=K_RUNS)
+cut = st.number_input(
+    "Early-transient cut (fraction of each run's largest compute)", min_value=0.0, max_value=0.9,
+    value=DEFAULT_TRANSIENT_FRACTION, step=0.01, key=K_CUT,
+    help="Points below this share of the run's compute are not fitted (ScaleRL drops the early transient).",
+)  # fmt: skip
+if not picked:
+    st.error("Pick at least one run.")
+    st.stop()
+n_boot, seed = cache.settings().bootstrap, cache.settings().seed
+with st.spinner(f"Fitting {len(picked)} runs with {n_boot} bootstrap replicates each..."):
+    try:
+        fits = cache.service(
+            "app.services.rl:fit_runs", metric, tuple(picked), None, x, float(cut), n_boot, seed
+        )
+    except ValueError as e:
+        st.error(f"Cannot fit {metric}: {e}")
+        st.stop()
+for rid, err in fits.errors.items():
+    st.warning(f"{rid} not fitted: {err}")
+unit = fits.unit
+
+curves, band, cuts = curve_frames(fits)
+st.altair_chart(
+    charts_rl.rl_curve_chart(
+        points_frame(fits), curves, band, cuts, unit=unit, metric=metric, title=f"{metric} vs RL compute"
+    ),
+    width="stretch",
+)
+caption = (
+    "Solid: ScaleRL sigmoid R = R0 + (A - R0)/(1 + (C_mid/C)^B) (Khatri et al. 2025, arXiv 2510.13786); dashed: "
+    "ceiling-free power law R = R0 + k C^p; faded beyond the last point, with the 95% band of "
+    f"{n_boot} bootstrap refits (resampling evaluation points, which are autocorrelated within a run, so the band "
+    "is optimistic). Vertical rules: transient cut. The step-0 point (R0, compute 0) cannot sit on the log axis."
+)
+st.caption(caption)
+if x == "gpu_hours":
+    for note in cache.service("app.services.rl:gpu_hours_notes", tuple(picked)):
+        st.caption(f"GPU-hours: {note}.")
+
+st.subheader("Fitted parameters")
+table = param_table(fits)
+cols = st.columns(len(fits.runs))
+for col, f in zip(cols, fits.runs, strict=True):
+    lo, hi = f.sigmoid.interval("A")
+    col.metric(
+        f"A · {f.run_id}", f"{f.sigmoid.params['A']:.4f}",
+        help=f"95% bootstrap interval [{lo:.4f}, {hi:.4f}]" if lo == lo else "no bootstrap",
+    )  # fmt: skip
+st.dataframe(
+    table.rename({c: f"{c} ({unit})" for c in ("C_mid", "C_mid_lo", "C_mid_hi")}),
+    hide_index=True, key="rl.params", width="stretch",
+)  # fmt: skip
+st.caption(
+    f"A, R0: pass-rate fractions; B: dimensionless; C_mid in {unit}. *_lo/*_hi: 95% bootstrap percentile "
+    "intervals. power_k, power_p: R = R0 + k C^p. backtest_mae: mean |predicted - observed| pass rate when "
+    "fitting the first half of the compute axis and predicting the second (ScaleRL's check). warning: A is "
+    "poorly determined (other ceilings fit about as well, or the curve has not saturated): read A with care."
+)
+for f in fits.runs:
+    if f.R0_note != "initial evaluation (step 0)":
+        st.warning(f"{f.run_id}: {f.R0_note}")
+
+st.subheader("Recipe comparison: ceiling or efficiency?")
+c1, c2 = st.columns(2)
+by = c1.selectbox("Compare runs by", list(LABEL_COLUMNS), key=K_BY)
+baseline = c2.selectbox("Baseline", variant_names(fits, by), key=K_BASE)
+try:
+    comp = recipe_comparison(fits, by, baseline)
+except ValueError as e:
+    st.error(f"Cannot compare: {e}")
+else:
+    st.dataframe(comp, hide_index=True, key="rl.compare", width="stretch")
+    st.altair_chart(charts_rl.recipe_chart(comp), width="stretch")
+    st.caption(
+        "A differs when |dA| > 0.02 (ScaleRL's seed-to-seed margin) and the 95% intervals do not overlap; B and "
+        "C_mid when they change by > 10% with disjoint intervals. Higher A: ceiling-raiser; higher B or lower "
+        "C_mid: efficiency-raiser. Variants with several runs are fitted on pooled points."
+    )
+sd = scale_dependence(fits)
+if sd["available"]:
+    st.info(
+        f"Scale dependence: A changes by {sd['A_per_decade']:+.3f} per decade of N; C_mid ~ N^{sd['C_mid_exponent']:.2f}"
+        f". {sd['message']}."
+    )
+else:
+    st.caption(f"Scale dependence not shown: {sd['message']}.")
+
+st.subheader("Compute to reach a target")
+target = st.number_input(
+    "Target pass rate (fraction)", min_value=0.0, max_value=1.0, value=0.6, step=0.01, key=K_TARGET
+)
+for row in target_table(fits, float(target)).iter_rows(named=True):
+    st.markdown(f"- **{row['run_id']}**: {row['text']}")
+st.caption(f"Inverts the fitted sigmoid; interval from the bootstrap replicates ({unit}).")

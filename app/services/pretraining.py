@@ -141,7 +141,7 @@ def fit_pretraining(
             arrays = _arrays_for(law, fp)
             boot = bootstrap_fit(lambda **a: _fit_arrays(law, a, delta), arrays, None, n_boot=n_boot, rng=rng)
         result = dataclasses.replace(result, bootstrap=boot)
-    bt = holdout_backtest(law, fp, method=method, delta=delta) if backtest else None
+    bt = holdout_backtest(law, points, method=method, delta=delta, seed=seed) if backtest else None
     sel = dict(selection or {})
     sel.setdefault("n_runs", points.height)
     return PretrainingFit(
@@ -162,56 +162,139 @@ def _fit_arrays(law: str, a: dict[str, np.ndarray], delta: float) -> FitResult:
     return fit_power_law(a["x"], a["L"], variable="N" if law == "kaplan_N" else "D")
 
 
+def _backtest_fns(law: str, method: str, delta: float):
+    """(fit_fn, predict_fn) over arrays N, D, C, L for ``analysis.backtest``; refits after the first warm-start."""
+    state: dict[str, Any] = {}
+
+    def fit_fn(a: dict[str, np.ndarray]) -> dict[str, float]:
+        fp = pl.DataFrame(
+            {
+                "n_params": a["N"],
+                "n_tokens": a["D"],
+                "compute_flops": a["C"],
+                "loss": a["L"],
+                "run_id": a["run"],
+                "budget_flops": a["budget"],
+            }
+        )
+        if law == "chinchilla" and "init" in state:
+            res = fit_chinchilla(a["N"], a["D"], a["L"], delta=delta, init=state["init"])
+        else:
+            res = _fit_once(law, _law_points(fp, law) if law != "chinchilla" else fp, method, delta)
+            state.setdefault("init", res.params)
+        return res.params
+
+    def predict_fn(params: dict[str, float], a: dict[str, np.ndarray]) -> np.ndarray:
+        return predict(law, params, {"N": a["N"], "D": a["D"], "C": a["C"]})
+
+    return fit_fn, predict_fn
+
+
+def _backtest_arrays(points: pl.DataFrame) -> dict[str, np.ndarray]:
+    return {
+        "N": points["n_params"].to_numpy(),
+        "D": points["n_tokens"].to_numpy(),
+        "C": points["compute_flops"].to_numpy(),
+        "L": points["loss"].to_numpy(),
+        "run": points["run_id"].to_numpy(),
+        "budget": points["budget_flops"].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
+    }
+
+
 def holdout_backtest(
-    law: str, fp: pl.DataFrame, *, holdout_fraction: float = 0.2, method: str = "vpnls", delta: float = 1e-3
+    law: str,
+    points: pl.DataFrame,
+    *,
+    holdout_fraction: float = 0.2,
+    method: str = "vpnls",
+    delta: float = 1e-3,
+    n_boot: int = 30,
+    seed: int = 0,
+    rolling: bool = True,
 ) -> dict[str, Any]:
     """Fit on the smaller-compute runs, predict the largest ``holdout_fraction`` of runs by compute.
 
-    Returns a dict with the cutoff (FLOPs), per-held-out-run rows (run, C, observed, predicted, relative error,
-    extrapolation ratio = C / cutoff) and the mean and max absolute relative error. Gadre et al. (2024),
-    arXiv:2403.08540, report this kind of error (0.7% at 300x); METHODS.md s.10.
+    The law is refitted on the runs below the cutoff exactly as for the full fit (for the compute and Kaplan laws:
+    to the lowest-loss frontier of those runs), then predicts each held-out run's loss (for the compute law: the
+    run's loss as if it were on the frontier, so errors are one-sided). Each held-out prediction gets a 95% interval
+    from ``n_boot`` bootstrap refits over the fitted runs, widened by the fit's log-residual spread (run-to-run noise)
+    so it is a prediction interval; ``coverage`` is the share of held-out runs inside it. With ``rolling`` the
+    fit is repeated at successive cutoffs (rolling origin) to give error vs extrapolation ratio.
+
+    Returns a dict: cutoff_flops, n_train, n_test, mean/max absolute relative error, max extrapolation ratio,
+    coverage, rows (per held-out run) and rolling (per cutoff and run). Gadre et al. (2024), arXiv:2403.08540;
+    Porian et al. (2024), arXiv:2406.19146 (anytime analysis); METHODS.md s.10.
     """
-    C = fp["compute_flops"].to_numpy() if "compute_flops" in fp.columns else None
-    if C is None:
-        return {"error": "no compute axis"}
+    from analysis.backtest import holdout_backtest as _holdout
+    from analysis.backtest import rolling_origin_backtest
+
+    if "compute_flops" not in points.columns or points.height < 8:
+        return {"error": "needs at least 8 runs with compute"}
+    arrays = _backtest_arrays(points)
+    C = arrays["C"]
     cutoff = float(np.quantile(C, 1 - holdout_fraction))
-    train, test = fp.filter(pl.col("compute_flops") <= cutoff), fp.filter(pl.col("compute_flops") > cutoff)
-    if test.height == 0:
-        return {"error": "nothing above the cutoff to predict"}
+    fit_fn, predict_fn = _backtest_fns(law, method, delta)
     try:
-        res = _fit_once(law, train, method, delta)
+        frame, summary = _holdout(
+            fit_fn,
+            predict_fn,
+            C,
+            arrays,
+            cutoff=cutoff,
+            target="L",
+            bootstrap=n_boot or None,
+            rng=np.random.default_rng(seed),
+        )
     except ValueError as e:
-        return {"error": f"fit below the cutoff failed: {e}"}
-    x = {
-        "N": test["n_params"].to_numpy() if "n_params" in test.columns else None,
-        "D": test["n_tokens"].to_numpy() if "n_tokens" in test.columns else None,
-        "C": test["compute_flops"].to_numpy(),
-    }
-    pred = predict(law, res.params, x)
-    obs = test["loss"].to_numpy()
-    rel = (pred - obs) / obs
-    rows = pl.DataFrame(
-        {
-            "run_id": test["run_id"]
-            if "run_id" in test.columns
-            else pl.Series([None] * test.height, dtype=pl.String),
-            "compute_flops": x["C"],
-            "observed": obs,
-            "predicted": pred,
-            "relative_error": rel,
-            "extrapolation_ratio": x["C"] / cutoff,
-        }
-    )
-    return {
+        return {"error": str(e)}
+    train = points.filter(pl.col("compute_flops") <= cutoff)
+    params = fit_fn(_backtest_arrays(train))
+    r = np.log(train["loss"].to_numpy()) - np.log(predict_fn(params, _backtest_arrays(train)))
+    sd = float(np.std(r, ddof=1)) if r.size > 1 else 0.0
+    if "lower" in frame.columns:
+        frame = frame.with_columns(
+            (pl.col("lower") * np.exp(-1.96 * sd)).alias("lower"),
+            (pl.col("upper") * np.exp(1.96 * sd)).alias("upper"),
+        ).with_columns(
+            ((pl.col("lower") <= pl.col("target")) & (pl.col("target") <= pl.col("upper"))).alias("covered")
+        )
+    rows = frame.with_columns(
+        pl.Series("run_id", arrays["run"][frame["index"].to_numpy()]),
+        pl.col("x").alias("compute_flops"),
+        pl.col("target").alias("observed"),
+    ).drop("index", "x", "target")
+    out = {
         "cutoff_flops": cutoff,
-        "n_train": train.height,
-        "n_test": test.height,
-        "mean_abs_rel_error": float(np.mean(np.abs(rel))),
-        "max_abs_rel_error": float(np.max(np.abs(rel))),
-        "max_extrapolation_ratio": float(np.max(x["C"]) / cutoff),
-        "train_params": res.params,
+        "n_train": summary["n_fit"],
+        "n_test": summary["n_test"],
+        "mean_abs_rel_error": summary["mean_abs_rel_error"],
+        "max_abs_rel_error": summary["max_abs_rel_error"],
+        "max_extrapolation_ratio": summary["max_extrapolation_ratio"],
+        "coverage": float(rows["covered"].mean()) if "covered" in rows.columns else None,
+        "interval": f"95% prediction interval: {n_boot} bootstrap refits over runs, widened by log-residual sd {sd:.3g}",
+        "train_params": params,
         "rows": rows.to_dicts(),
     }
+    if rolling:
+        uniq = np.unique(C)
+        cuts = sorted({float(np.quantile(uniq, q)) for q in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)})
+        try:
+            fit_fn2, _ = _backtest_fns(law, method, delta)
+            detail, _summ = rolling_origin_backtest(
+                lambda a: _backtest_fns(law, method, delta)[0](a),
+                predict_fn,
+                C,
+                arrays,
+                cutoffs=cuts,
+                target="L",
+                min_fit=8,
+            )
+            out["rolling"] = detail.select(
+                "cutoff", pl.col("x").alias("compute_flops"), "relative_error", "extrapolation_ratio"
+            ).to_dicts()
+        except ValueError as e:
+            out["rolling_error"] = str(e)
+    return out
 
 
 def allocation_table(result: FitResult, budgets: list[float] | tuple[float, ...]) -> pl.DataFrame:
