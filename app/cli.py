@@ -68,7 +68,11 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     _db_arg(fr, settings)
     fr.add_argument("--run", action="append", help="run id (repeatable); default all RL runs")
     fr.add_argument("--where", help="extra SQL filter over v_rl_curves columns")
-    fr.add_argument("--metric", required=True, help="metric to fit, e.g. val/test_score/openai/gsm8k (verl logs) or val/gsm8k_acc (JSON Lines)")
+    fr.add_argument(
+        "--metric",
+        required=True,
+        help="metric to fit, e.g. val/test_score/openai/gsm8k (verl logs) or val/gsm8k_acc (JSON Lines)",
+    )
     fr.add_argument(
         "--x", choices=["gpu_hours", "step"], default="gpu_hours", help="compute axis (default gpu_hours)"
     )
@@ -89,6 +93,16 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         "--where", help="extra SQL filter over v_eval_by_problem columns, e.g. \"model = 'Pythia 12B'\""
     )
     ft.add_argument("--k", default="1,10,100", help="comma-separated k values for pass@k (default 1,10,100)")
+    ft.add_argument(
+        "--bootstrap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bootstrap replicates over problems for the coverage fit (default $SCALING_BOOTSTRAP)",
+    )
+    ft.add_argument(
+        "--seed", type=int, default=None, help="seed of the bootstrap generator (default $SCALING_SEED)"
+    )
     ft.add_argument("--json", action="store_true", help="print the result as JSON")
     ft.add_argument("--no-save", action="store_true", help="do not record the fits in the fits table")
 

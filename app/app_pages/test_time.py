@@ -1,6 +1,148 @@
-"""Placeholder: being written."""
+"""Test-time scaling: repeated sampling (pass@k, coverage law), thinking tokens, cost frontier, adaptive allocation."""
 
+import json
+
+import polars as pl
 import streamlit as st
 
-st.title("test_time")
-st.info("Coming soon.")
+from app import cache, charts_tt
+from app.services import test_time as tt
+
+
+def call(name, *args):
+    """Cached service call; a ValueError (bad filter, bad input) becomes st.error and None."""
+    try:
+        return cache.service(f"app.services.test_time:{name}", *args)
+    except ValueError as e:
+        st.error(f"{name.replace('_', ' ')}: {e}")
+        return None
+
+
+def table(df: pl.DataFrame, key: str) -> None:
+    """A table with a namespaced key."""
+    st.dataframe(df, hide_index=True, key=f"test_time.{key}")
+
+
+def records_button(records: list, what: str) -> None:
+    """Download the fit records (as ``data.fits.save_fit`` stores them) as JSON."""
+    data = json.dumps(records, default=str, indent=1)
+    st.download_button(
+        f"Download {what} fit records (JSON)", data, f"test_time_{what}.json", key=f"test_time.dl_{what}"
+    )
+
+
+st.title("Test-time scaling")
+s = cache.settings()
+raw = st.text_input("Filter (SQL over model, benchmark, setting, run_id, problem_id)", key="test_time.where")
+where = raw.strip() or None
+units = call("cost_units", where) or {"units": [], "models": [], "benchmarks": []}
+with st.expander("Prices ($ per 1M tokens) for USD costs: placeholders, edit them"):
+    st.caption(tt.PRICE_NOTE)
+    edited = st.data_editor(tt.price_frame(units["models"]), key="test_time.prices", disabled=["model"])
+prices, price_error = tt.prices_from_frame(edited)
+if price_error:
+    st.error(price_error)
+samples, thinking, frontier, adaptive = st.tabs(["Samples", "Thinking tokens", "Frontier", "Adaptive"])
+
+with samples:
+    k_text = st.text_input("k values for pass@k (comma-separated)", "1,10,100", key="test_time.k")
+    try:
+        ks = tt.parse_ks(k_text)
+    except ValueError as e:
+        st.error(str(e))
+        ks = None
+    pk = call("pass_at_k_table", ks, where) if ks else None
+    if pk is not None:
+        table(pk, "pass_table")
+        st.caption(
+            "Unbiased pass@k (Chen et al. 2021, arXiv:2107.03374), mean over problems; empty where k > n."
+        )
+    fits = call("coverage_fits", where, s.bootstrap, s.seed)
+    if fits is not None and fits.table.height:
+        chart = charts_tt.coverage_chart(fits.points, fits.curves, title="coverage vs k; dashed: exp(a k^b)")
+        st.altair_chart(chart, width="stretch")
+        table(fits.table, "coverage_table")
+        st.caption(tt.COVERAGE_NOTE.format(n_boot=s.bootstrap))
+        records_button(fits.records, "coverage")
+    elif fits is not None:
+        st.info("No configuration has enough samples per problem (>= 10) for a coverage curve.")
+    if fits is not None and fits.skipped:
+        st.caption(f"Not fitted: {len(fits.skipped)} configuration(s), e.g. {fits.skipped[0]}.")
+    maj = call("majority_table", where)
+    if maj is not None and maj[0].height:
+        table(maj[0], "majority_table")
+    if maj is not None and maj[1]:
+        st.info(maj[1])
+
+with thinking:
+    curves = call("thinking_curves", where)
+    fit_out = call("thinking_fits", where, prices) if curves is not None else None
+    if curves is not None and fit_out is not None:
+        benches = sorted(curves["benchmark"].unique().to_list())
+        bench = st.selectbox("Benchmark", benches, key="test_time.think_bench")
+        on = pl.col("benchmark") == bench
+        chart = charts_tt.accuracy_tokens_chart(curves.filter(on), fit_out[1].filter(on), title=bench)
+        st.altair_chart(chart, width="stretch")
+        st.caption(
+            "Error bars: Wilson 95% intervals (answers treated as independent). Lines: fits in log tokens."
+        )
+        table(fit_out[0].filter(on), "think_fits")
+        records_button(fit_out[2], "thinking")
+        metric = st.radio(
+            "Marginal gain per", list(tt.GAIN_UNITS), format_func=tt.GAIN_UNITS.get, key="test_time.metric"
+        )
+        thr = st.number_input(
+            "Stop when the gain falls below (accuracy fraction per unit above)",
+            value=0.01,
+            format="%.4f",
+            key="test_time.threshold",
+        )
+        mt = call("marginal_table", where, float(thr), metric, prices)
+        if mt is not None:
+            table(mt[0].filter(on), "marginal")
+            table(mt[1].filter(on), "stops")
+            st.caption(
+                "Stopping level: the last level before the first gain below the threshold (gains are noisy)."
+            )
+
+with frontier:
+    if not units["units"]:
+        st.info("No per-answer token counts or latencies: no cost frontier.")
+    else:
+        c1, c2, c3 = st.columns(3)
+        fb = c1.selectbox("Benchmark", units["benchmarks"], key="test_time.front_bench")
+        unit = c2.radio("Cost unit", units["units"], key="test_time.unit", horizontal=True)
+        target = c3.number_input("Target accuracy", 0.0, 1.0, 0.25, 0.01, key="test_time.target")
+        mixing = st.checkbox("Allow per-query mixing of two configurations", True, key="test_time.mixing")
+        fr = call("frontier", fb, unit, prices if unit == "usd" else None, float(target), mixing, where)
+        if fr is not None:
+            label = tt.COST_LABELS[unit]
+            chart = charts_tt.frontier_chart(
+                fr["points"], fr["hull"], unit_title=f"cost: {label} per question (log)"
+            )
+            st.altair_chart(chart, width="stretch")
+            ch = fr["cheapest"]
+            if ch and ch["reachable"]:
+                st.metric(f"cheapest cost to reach {target:.3f} ({label} per question)", f"{ch['cost']:.4g}")
+                st.write("Configuration: " + " + ".join(f"{c} (p = {w:.2f})" for c, w in ch["configs"]))
+            else:
+                st.warning(f"No configuration (or mixture) reaches accuracy {target:.3f} on {fb}.")
+            for note in fr["notes"]:
+                st.caption(note)
+            names = {"cost": f"cost_{unit}_per_question", "cost_total": f"total_{unit}"}
+            table(fr["points"].sort("cost").rename(names), "front_points")
+
+with adaptive:
+    goal = st.number_input("Target coverage", 0.01, 1.0, 0.5, 0.05, key="test_time.adapt_target")
+    split = st.checkbox("Split-half difficulty estimate", False, key="test_time.split_half")
+    res = call("adaptive_table", where, float(goal), split, s.seed)
+    if res is not None and res[0].height:
+        st.altair_chart(
+            charts_tt.adaptive_chart(res[0], title=f"samples per problem for coverage {goal:.2f}")
+        )
+        table(res[0], "adaptive")
+        st.caption(tt.ADAPTIVE_NOTE + (tt.SPLIT_CAVEAT if split else tt.ORACLE_CAVEAT))
+    elif res is not None:
+        st.info(
+            "No configuration with >= 10 samples per problem: adaptive allocation needs repeated samples."
+        )

@@ -243,6 +243,14 @@ def _parse_eval_table(parsed: ParsedFile, df: pl.DataFrame, fmt: str, default_so
                 df = _reject_rows(
                     parsed, df, _bad_cast(df, c, pl.Float64), f"column '{c}': '{{{c}}}' is not a number"
                 )
+                if c != "setting_value":
+                    v = df[c].cast(pl.Float64, strict=False)
+                    df = _reject_rows(
+                        parsed,
+                        df,
+                        v.is_not_null() & (v < 0),
+                        f"column '{c}': {{{c}}} is negative (a count or cost)",
+                    )
         df = _reject_rows(
             parsed,
             df,

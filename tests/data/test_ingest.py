@@ -203,3 +203,17 @@ def test_missing_path_raises_before_writing(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope"):
         ingest_paths(tmp_path / "db.duckdb", [tmp_path / "nope"])
     assert not (tmp_path / "db.duckdb").exists()
+
+
+def test_eval_negative_token_count_is_rejected(tmp_path):
+    f = tmp_path / "answers.csv"
+    f.write_text(
+        "run_id,model,benchmark,problem_id,correct,output_tokens\nj,m,b,p1,true,100\nj,m,b,p2,false,-45\n"
+    )
+    ingest_paths(tmp_path / "db.duckdb", [f])
+    con = open_ro(tmp_path / "db.duckdb")
+    assert con.execute("SELECT count(*) FROM eval_samples").fetchone()[0] == 1
+    assert con.execute("SELECT line, reason FROM rejects").fetchall() == [
+        (3, "column 'output_tokens': -45 is negative (a count or cost)")
+    ]
+    con.close()

@@ -1,0 +1,822 @@
+"""Test-time scaling: pass@k and coverage fits, thinking-token curves, cost frontier, adaptive allocation.
+
+Every public function takes the read-only DuckDB connection first and only hashable arguments after it, so pages
+call them through ``app.cache.service("app.services.test_time:<name>", ...)``. Nothing here imports Streamlit.
+
+Sources: Chen et al. (2021) arXiv:2107.03374 (pass@k); Brown et al. (2024) arXiv:2407.21787 (coverage law);
+Muennighoff et al. (2025) arXiv:2501.19393 and Zhao et al. (2025) arXiv:2509.06861 (thinking tokens); Kapoor et al.
+(2024) arXiv:2407.01502 (cost frontier); Snell et al. (2024) arXiv:2408.03314 (difficulty-adaptive allocation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from analysis.adaptive import adaptive_allocation
+from analysis.errors import FitError, InsufficientDataError
+from analysis.frontier import cheapest_reaching, cost_of, pareto_frontier, upper_concave_hull
+from analysis.results import FitResult
+from analysis.sampling import coverage_curve, coverage_law, fit_coverage_counts, log_spaced_ks, majority_at_k
+from analysis.sampling import pass_at_k as _pass_at_k
+from analysis.thinking import accuracy_vs_tokens, fit_accuracy_vs_log_tokens, marginal_gains, stopping_point
+from app.services.common import fit_record
+from data import queries
+
+AXIS = "test_time"
+CONFIG = ("model", "benchmark", "setting")
+#: Placeholder price ($ per 1e6 tokens: input, output) used until the user edits it. Not a real price list.
+PLACEHOLDER_PRICE: tuple[float, float] = (1.0, 4.0)
+#: Smallest samples per problem for which a coverage curve is fitted (log-spaced k grid needs a range).
+MIN_N_COVERAGE = 10
+#: Fewest thinking levels for the 4-parameter saturating fit.
+MIN_LEVELS_SATURATING = 5
+PRICE_NOTE = (
+    f"No prices ship with the data: every model starts at a placeholder ${PLACEHOLDER_PRICE[0]:g} input / "
+    f"${PLACEHOLDER_PRICE[1]:g} output per 1M tokens. Reasoning tokens are billed as output. The prices used are "
+    "stored in the thinking-token fit records."
+)
+COVERAGE_NOTE = (
+    "Coverage law c(k) = exp(a k^b) (Brown et al. 2024, arXiv:2407.21787) fitted at 40 log-spaced k; _lo/_hi: 95% "
+    "intervals from {n_boot} bootstrap replicates over problems. coverage@k_max: empirical coverage with all "
+    "samples (k_max = samples per problem); fit@k_max: the law there."
+)
+ADAPTIVE_NOTE = "Per-difficulty allocation (Snell et al. 2024, arXiv:2408.03314), 5 quantile bins of pass@1. "
+ORACLE_CAVEAT = (
+    "Caveat: difficulty is estimated on the same samples that evaluate the allocation, so the saving is "
+    "optimistic; tick split-half for an honest estimate."
+)
+SPLIT_CAVEAT = "Difficulty and allocation from half of each problem's samples, evaluated on the other half."
+#: Marginal-gain metrics and their units (accuracy fraction per ...).
+GAIN_UNITS = {"gain_per_1k_tokens": "1k output tokens", "gain_per_usd": "$ per question"}
+#: Axis / metric labels of the cost units.
+COST_LABELS = {"tokens": "output tokens", "usd": "USD", "latency_s": "seconds"}
+NO_ANSWERS_NOTE = (
+    "Majority@k needs the sampled answers. The selected data log only whether each sample was correct "
+    "(Large Language Monkeys counts, tts-knowledge grades), so only oracle-verifier metrics (pass@k, coverage) "
+    "are shown; majority voting cannot be computed."
+)
+
+
+def _err(e: Exception) -> ValueError:
+    return ValueError(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+
+
+def problem_counts(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
+    """Per-problem (n, c) counts of every configuration, integer-typed (``v_eval_by_problem``).
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns run_id, model, benchmark, setting (null filled with ""), problem_id, n_samples, n_correct (Int64).
+
+    Raises
+    ------
+    ValueError
+        If the filter is not valid SQL over ``v_eval_by_problem`` columns.
+
+    Notes
+    -----
+    (n, c) are the sufficient statistics of pass@k (Chen et al. 2021, arXiv:2107.03374).
+    """
+    try:
+        df = queries.eval_by_problem(con, where)
+    except duckdb.Error as e:
+        raise ValueError(f"bad filter {where!r}: {_err(e)}") from e
+    return df.with_columns(
+        pl.col("setting").fill_null(""),
+        pl.col("n_samples").cast(pl.Int64),
+        pl.col("n_correct").cast(pl.Int64),
+    )
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    """Parse a comma-separated list of k (e.g. ``"1,10,100"``) into sorted unique positive integers.
+
+    Raises
+    ------
+    ValueError
+        If an item is not a whole number >= 1 or the list is empty.
+
+    Notes
+    -----
+    k is the number of attempts of pass@k (Chen et al. 2021, arXiv:2107.03374).
+    """
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    if not items:
+        raise ValueError(f"--k {text!r}: give comma-separated whole numbers >= 1, e.g. 1,10,100")
+    ks = []
+    for t in items:
+        try:
+            v = int(t)
+        except ValueError:
+            raise ValueError(
+                f"--k {text!r}: {t!r} is not a whole number; give comma-separated k >= 1, e.g. 1,10,100"
+            ) from None
+        if v < 1:
+            raise ValueError(f"--k {text!r}: k must be >= 1, got {v}")
+        ks.append(v)
+    return tuple(sorted(set(ks)))
+
+
+def pass_at_k_table(
+    con: duckdb.DuckDBPyConnection, ks: tuple[int, ...], where: str | None = None
+) -> pl.DataFrame:
+    """Unbiased pass@k (mean over problems) per (model, benchmark, setting) at each k.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    ks : tuple of int, shape (K,)
+        Attempts (count, >= 1).
+    where : str, optional
+        SQL filter over ``v_eval_by_problem`` columns.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per configuration: model, benchmark, setting, n_problems, n_min (fewest samples of a problem),
+        n_correct_total, and ``pass@<k>`` per k (null where k > n_min: not estimable from these samples).
+
+    Raises
+    ------
+    ValueError
+        Empty selection, bad filter, or every k above the largest n in the selection.
+
+    Notes
+    -----
+    Chen et al. (2021), arXiv:2107.03374; pass@1 = mean c/n.
+    """
+    df = problem_counts(con, where)
+    if df.height == 0:
+        raise ValueError(f"no evaluation data for filter {where!r}")
+    n_top = int(df["n_samples"].max())
+    too_big = [k for k in ks if k > n_top]
+    if too_big:
+        raise ValueError(
+            f"k = {too_big[0]} > n = {n_top}: the selection has at most {n_top} samples per problem, "
+            "so pass@k cannot be estimated for larger k"
+        )
+    rows = []
+    for key, g in df.group_by(list(CONFIG), maintain_order=True):
+        n = g["n_samples"].to_numpy()
+        c = g["n_correct"].to_numpy()
+        row: dict[str, Any] = dict(zip(CONFIG, key, strict=True))
+        row.update(n_problems=g.height, n_min=int(n.min()), n_correct_total=int(c.sum()))
+        for k in ks:
+            row[f"pass@{k}"] = float(np.mean(_pass_at_k(n, c, k))) if k <= n.min() else None
+        rows.append(row)
+    schema = {c: pl.String for c in CONFIG} | {
+        "n_problems": pl.Int64,
+        "n_min": pl.Int64,
+        "n_correct_total": pl.Int64,
+    }
+    schema |= {f"pass@{k}": pl.Float64 for k in ks}
+    return pl.DataFrame(rows, schema=schema).sort(list(CONFIG))
+
+
+@dataclass
+class CoverageFits:
+    """Coverage-law fits: table of (a, b) with intervals, curve points, fitted curves, records, skipped configs."""
+
+    table: pl.DataFrame
+    points: pl.DataFrame
+    curves: pl.DataFrame
+    results: dict[tuple[str, str, str], FitResult] = field(default_factory=dict)
+    records: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def coverage_fits(
+    con: duckdb.DuckDBPyConnection,
+    where: str | None = None,
+    n_boot: int = 0,
+    seed: int = 0,
+    num: int = 40,
+) -> CoverageFits:
+    """Fit c(k) = exp(a k^b) per configuration with at least ``MIN_N_COVERAGE`` samples per problem.
+
+    Coverage is computed on ``log_spaced_ks(n_min, num)``; a problem bootstrap (``n_boot`` replicates) gives 95%
+    intervals of a, b and of coverage at k_max = n_min.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    where : str, optional
+        SQL filter over ``v_eval_by_problem`` columns.
+    n_boot : int
+        Bootstrap replicates over problems (0 = no intervals).
+    seed : int
+        Seed of the bootstrap generator.
+    num : int
+        Log-spaced grid size before rounding (Brown et al.: 40).
+
+    Returns
+    -------
+    CoverageFits
+        ``table``: model, benchmark, setting, n_problems, k_max, a, a_lo, a_hi, b, b_lo, b_hi, ``coverage@k_max``
+        (empirical, fraction) with cov_lo/cov_hi, ``fit@k_max`` (law at k_max), mean_abs_err, success;
+        ``points``: model, benchmark, setting, k, coverage; ``curves``: same with the law on a dense k grid;
+        ``records``: one fit record per configuration (axis "test_time", replicates kept).
+
+    Raises
+    ------
+    ValueError
+        Bad filter.
+
+    Notes
+    -----
+    Brown et al. (2024), "Large Language Monkeys", arXiv:2407.21787, Eq. 3 and App. C.1.
+    """
+    df = problem_counts(con, where)
+    rows, pts, crv, recs, skipped, results = [], [], [], [], [], {}
+    rng = np.random.default_rng(seed)
+    for key, g in df.group_by(list(CONFIG), maintain_order=True):
+        label = " / ".join(str(k) for k in key)
+        n = g["n_samples"].to_numpy()
+        c = g["n_correct"].to_numpy()
+        k_max = int(n.min())
+        if k_max < MIN_N_COVERAGE:
+            skipped.append(f"{label}: {k_max} sample(s) per problem (need >= {MIN_N_COVERAGE})")
+            continue
+        try:
+            r = fit_coverage_counts(
+                n, c, num=num, n_boot=n_boot, rng=rng if n_boot else None, k_eval=(k_max,)
+            )
+        except (ValueError, FitError, InsufficientDataError) as e:
+            skipped.append(f"{label}: {e}")
+            continue
+        results[key] = r
+        ks = log_spaced_ks(k_max, num)
+        cov = coverage_curve(n, c, ks)
+        base = dict(zip(CONFIG, key, strict=True))
+        pts += [{**base, "k": int(k), "coverage": float(v)} for k, v in zip(ks, cov, strict=True)]
+        grid = np.unique(np.round(np.logspace(0, np.log10(k_max), 80)))
+        crv += [
+            {**base, "k": float(k), "coverage": float(v)}
+            for k, v in zip(grid, coverage_law(grid, r.params["a"], r.params["b"]), strict=True)
+        ]
+        a_lo, a_hi = r.interval("a")
+        b_lo, b_hi = r.interval("b")
+        cv_lo, cv_hi = r.interval(f"coverage@{k_max}")
+        rows.append(
+            {
+                **base,
+                "n_problems": g.height,
+                "k_max": k_max,
+                "a": r.params["a"],
+                "a_lo": a_lo,
+                "a_hi": a_hi,
+                "b": r.params["b"],
+                "b_lo": b_lo,
+                "b_hi": b_hi,
+                "coverage@k_max": r.derived[f"coverage@{k_max}"],
+                "cov_lo": cv_lo,
+                "cov_hi": cv_hi,
+                "fit@k_max": float(coverage_law([k_max], r.params["a"], r.params["b"])[0]),
+                "mean_abs_err": r.derived["mean_abs_err"],
+                "success": r.success,
+            }
+        )
+        recs.append(
+            fit_record(
+                AXIS,
+                r,
+                {**base, "where": where, "n_problems": g.height},
+                {"num": num, "k_max": k_max, "n_boot": n_boot, "seed": seed, "bootstrap_unit": "problem"},
+                checklist={
+                    "law and why": "coverage c(k) = exp(a k^b), Brown et al. 2024 arXiv:2407.21787 Eq. 3",
+                    "estimator": "unbiased pass@k (Chen et al. 2021, arXiv:2107.03374) averaged over problems",
+                    "objective": "least squares on coverage (linear space) at log-spaced k",
+                    "uncertainty": f"bootstrap over problems, {n_boot} replicates" if n_boot else "none",
+                },
+            )
+        )
+    schema = {c: pl.String for c in CONFIG}
+    table_schema = schema | {
+        "n_problems": pl.Int64,
+        "k_max": pl.Int64,
+        **{
+            k: pl.Float64
+            for k in (
+                "a",
+                "a_lo",
+                "a_hi",
+                "b",
+                "b_lo",
+                "b_hi",
+                "coverage@k_max",
+                "cov_lo",
+                "cov_hi",
+                "fit@k_max",
+            )
+        },
+        "mean_abs_err": pl.Float64,
+        "success": pl.Boolean,
+    }
+    return CoverageFits(
+        table=pl.DataFrame(rows, schema=table_schema),
+        points=pl.DataFrame(pts, schema=schema | {"k": pl.Int64, "coverage": pl.Float64}),
+        curves=pl.DataFrame(crv, schema=schema | {"k": pl.Float64, "coverage": pl.Float64}),
+        results=results,
+        records=recs,
+        skipped=skipped,
+    )
+
+
+def majority_table(
+    con: duckdb.DuckDBPyConnection, where: str | None = None, k: int = 5, n_subsets: int = 100, seed: int = 0
+) -> tuple[pl.DataFrame, str]:
+    """Majority@k per configuration where answers were logged, else an empty frame and a note saying why.
+
+    Returns
+    -------
+    (polars.DataFrame, str)
+        Frame with model, benchmark, setting, n_problems, ``majority@k``, ``pass@1`` (fractions) for
+        configurations with answers and at least k samples of every problem; the note explains what is missing.
+
+    Raises
+    ------
+    ValueError
+        Bad filter.
+
+    Notes
+    -----
+    Brown et al. (2024), arXiv:2407.21787, Sec. 4; Wu et al. (2024), arXiv:2408.00724.
+    """
+    try:
+        s = queries.eval_samples(con, where)
+    except duckdb.Error as e:
+        raise ValueError(f"bad filter {where!r}: {_err(e)}") from e
+    empty = pl.DataFrame(
+        schema={
+            **{c: pl.String for c in CONFIG},
+            "n_problems": pl.Int64,
+            "majority@k": pl.Float64,
+            "pass@1": pl.Float64,
+        }
+    )
+    if s.height == 0 or s["answer"].null_count() == s.height:
+        return empty, NO_ANSWERS_NOTE
+    s = s.filter(pl.col("answer").is_not_null()).with_columns(pl.col("setting").fill_null(""))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for key, g in s.group_by(list(CONFIG), maintain_order=True):
+        if g.group_by("problem_id").len()["len"].min() < k:
+            continue
+        m = majority_at_k(g, k, n_subsets=n_subsets, rng=rng)
+        rows.append(
+            {
+                **dict(zip(CONFIG, key, strict=True)),
+                "n_problems": m.height,
+                "majority@k": float(m["majority_at_k"].mean()),
+                "pass@1": float(m["pass_at_1"].mean()),
+            }
+        )
+    note = "" if rows else f"Answers were logged, but no configuration has >= {k} answers per problem."
+    return (pl.DataFrame(rows, schema=empty.schema) if rows else empty), note
+
+
+def _samples(con: duckdb.DuckDBPyConnection, where: str | None) -> pl.DataFrame:
+    try:
+        s = queries.eval_samples(con, where)
+    except duckdb.Error as e:
+        raise ValueError(f"bad filter {where!r}: {_err(e)}") from e
+    # A negative token count is a logging error (one o4-mini FRAMES answer reports -45): treat it as missing.
+    bad = pl.col("output_tokens") < 0
+    return s.with_columns(
+        pl.col("setting").fill_null(""),
+        pl.when(bad).then(None).otherwise(pl.col("output_tokens")).alias("output_tokens"),
+    )
+
+
+def thinking_curves(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
+    """Accuracy (Wilson 95% interval) and mean generated tokens per (model, benchmark, thinking level).
+
+    Token counts are ``eval_samples.output_tokens`` (total generated tokens per answer, reasoning included).
+
+    Returns
+    -------
+    polars.DataFrame
+        Output of ``analysis.thinking.accuracy_vs_tokens`` (accuracy, acc_lo, acc_hi fractions; mean_tokens,
+        median_tokens tokens per answer), rows without a token count dropped.
+
+    Raises
+    ------
+    ValueError
+        Bad filter or no per-answer rows.
+
+    Notes
+    -----
+    Muennighoff et al. (2025), arXiv:2501.19393; Zhao et al. (2025), arXiv:2509.06861.
+    """
+    s = _samples(con, where)
+    if s.height == 0:
+        raise ValueError(f"no per-answer evaluation rows for filter {where!r}")
+    out = accuracy_vs_tokens(s, token_col="output_tokens", by=CONFIG)
+    return out.filter(pl.col("mean_tokens").is_not_null() & (pl.col("mean_tokens") > 0))
+
+
+def thinking_fits(
+    con: duckdb.DuckDBPyConnection,
+    where: str | None = None,
+    prices: tuple | None = None,
+    saturating: bool = True,
+) -> tuple[pl.DataFrame, pl.DataFrame, list[dict]]:
+    """Fit accuracy vs log tokens per (model, benchmark): linear (>= 2 levels), saturating (>= 5 levels).
+
+    The saturating form has 4 parameters, so it is fitted only with at least ``MIN_LEVELS_SATURATING`` levels
+    (with 4 points it would interpolate, and its multi-start optimiser is slow there).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    where : str, optional
+        SQL filter over ``eval_samples`` columns.
+    prices : tuple of (model, P_in, P_out), optional
+        $ per 1e6 tokens used for the per-dollar gains; stored in the records' options.
+    saturating : bool
+        Also fit the saturating form where there are enough levels.
+
+    Returns
+    -------
+    (table, curves, records)
+        table: model, benchmark, n_levels, p, q, gain_per_doubling, sat_A, sat_T_mid, sat_B (null if not fitted);
+        curves: model, benchmark, form, mean_tokens, accuracy on a token grid; records: fit records.
+
+    Raises
+    ------
+    ValueError
+        As :func:`thinking_curves`.
+
+    Notes
+    -----
+    Muennighoff et al. (2025), arXiv:2501.19393 (linear in log T); Khatri et al. (2025), arXiv:2510.13786
+    (saturating form).
+    """
+    cur = thinking_curves(con, where)
+    rows, crv, recs = [], [], []
+    for key, g in cur.group_by(["model", "benchmark"], maintain_order=True):
+        t = g["mean_tokens"].to_numpy()
+        y = g["accuracy"].to_numpy()
+        w = g["n_answers"].to_numpy().astype(float)
+        base = {"model": key[0], "benchmark": key[1]}
+        row: dict[str, Any] = {**base, "n_levels": g.height}
+        grid = np.logspace(np.log10(t.min()), np.log10(t.max()), 40) if g.height >= 2 else None
+        forms = ["linear"] + (["saturating"] if saturating and g.height >= MIN_LEVELS_SATURATING else [])
+        for form in forms:
+            try:
+                r = fit_accuracy_vs_log_tokens(t, y, form, weights=w)
+            except (ValueError, FitError, InsufficientDataError):
+                continue
+            if form == "linear":
+                row.update(p=r.params["p"], q=r.params["q"], gain_per_doubling=r.derived["gain_per_doubling"])
+                yy = r.params["p"] + r.params["q"] * np.log(grid)
+            else:
+                row.update(sat_A=r.params["A"], sat_T_mid=r.params["T_mid"], sat_B=r.params["B"])
+                yy = r.params["A"] - (r.params["A"] - r.params["R0"]) / (
+                    1 + (grid / r.params["T_mid"]) ** r.params["B"]
+                )
+            crv += [
+                {**base, "form": form, "mean_tokens": float(a), "accuracy": float(b)}
+                for a, b in zip(grid, yy, strict=True)
+            ]
+            opts = {"form": form, "token_col": "output_tokens", "weights": "answers per level"}
+            if prices:
+                opts["prices_usd_per_mtok"] = {m: {"input": pi, "output": po} for m, pi, po in prices}
+            recs.append(
+                fit_record(
+                    AXIS,
+                    r,
+                    {**base, "where": where, "levels": g["setting"].to_list()},
+                    opts,
+                    checklist={
+                        "variables": "T = mean output_tokens per answer (reasoning included), acc = share correct",
+                        "caveat": "few thinking levels; tokenizers differ between models",
+                    },
+                )
+            )
+        rows.append(row)
+    schema = {
+        "model": pl.String,
+        "benchmark": pl.String,
+        "n_levels": pl.Int64,
+        **{k: pl.Float64 for k in ("p", "q", "gain_per_doubling", "sat_A", "sat_T_mid", "sat_B")},
+    }
+    return (
+        pl.DataFrame(rows, schema=schema),
+        pl.DataFrame(
+            crv,
+            schema={
+                "model": pl.String,
+                "benchmark": pl.String,
+                "form": pl.String,
+                "mean_tokens": pl.Float64,
+                "accuracy": pl.Float64,
+            },
+        ),
+        recs,
+    )
+
+
+def price_frame(models: list[str] | tuple[str, ...]) -> pl.DataFrame:
+    """Editable price table: model, input_usd_per_mtok, output_usd_per_mtok ($ per 1e6 tokens), at the placeholder.
+
+    Returns
+    -------
+    polars.DataFrame, shape (len(models), 3)
+
+    Notes
+    -----
+    USD cost as in Kapoor et al. (2024), arXiv:2407.01502: input x P_in + output x P_out per 1e6 tokens.
+    """
+    return pl.DataFrame(
+        {
+            "model": list(models),
+            "input_usd_per_mtok": [PLACEHOLDER_PRICE[0]] * len(models),
+            "output_usd_per_mtok": [PLACEHOLDER_PRICE[1]] * len(models),
+        },
+        schema={"model": pl.String, "input_usd_per_mtok": pl.Float64, "output_usd_per_mtok": pl.Float64},
+    )
+
+
+def prices_from_frame(frame: Any) -> tuple[tuple | None, str | None]:
+    """Hashable prices ``((model, P_in, P_out), ...)`` from an edited :func:`price_frame` (polars or pandas).
+
+    Returns
+    -------
+    (prices, error)
+        ``prices`` is None (placeholders apply) with an ``error`` message when a price is missing, not a number
+        or negative; otherwise ``error`` is None.
+
+    Notes
+    -----
+    Kapoor et al. (2024), arXiv:2407.01502 (state the cost unit and the prices used).
+    """
+    try:
+        rows = pl.DataFrame(frame).rows()
+        out = tuple((str(m), float(pi), float(po)) for m, pi, po in rows)
+    except (TypeError, ValueError) as e:
+        return None, f"prices must be numbers ($ per 1M tokens): {e}"
+    if any(not (v >= 0) for _, *vals in out for v in vals):
+        return None, "prices must be numbers >= 0 ($ per 1M tokens); the placeholders are used instead"
+    return out or None, None
+
+
+def _price_map(prices: tuple | None, models: list[str]) -> dict[str, tuple[float, float]]:
+    given = {m: (float(pi), float(po)) for m, pi, po in (prices or ())}
+    return {m: given.get(m, PLACEHOLDER_PRICE) for m in models}
+
+
+def marginal_table(
+    con: duckdb.DuckDBPyConnection,
+    where: str | None = None,
+    threshold: float = 0.01,
+    metric: str = "gain_per_1k_tokens",
+    prices: tuple | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Marginal accuracy gain per extra 1k tokens and per dollar between levels, and the stopping level.
+
+    Parameters
+    ----------
+    threshold : float
+        Minimum worthwhile gain in the unit of ``metric`` (accuracy fraction per 1k tokens, or per $ per question).
+    metric : {"gain_per_1k_tokens", "gain_per_usd"}
+    prices : tuple of (model, P_in, P_out), optional
+        $ per 1e6 tokens; models without one get ``PLACEHOLDER_PRICE``. Output price is applied (reasoning billed as
+        output).
+
+    Returns
+    -------
+    (marginal, stops)
+        ``analysis.thinking.marginal_gains`` and ``stopping_point`` frames.
+
+    Raises
+    ------
+    ValueError
+        Bad filter, unknown metric, NaN threshold.
+
+    Notes
+    -----
+    Muennighoff et al. (2025), arXiv:2501.19393; Zhao et al. (2025), arXiv:2509.06861.
+    """
+    if metric not in ("gain_per_1k_tokens", "gain_per_usd"):
+        raise ValueError(f"metric must be gain_per_1k_tokens or gain_per_usd, got {metric!r}")
+    cur = thinking_curves(con, where)
+    pm = _price_map(prices, cur["model"].unique().to_list())
+    mg = marginal_gains(cur, price_per_mtok={m: v[1] for m, v in pm.items()})
+    return mg, stopping_point(mg, threshold, metric=metric)
+
+
+def cost_units(con: duckdb.DuckDBPyConnection, where: str | None = None) -> dict[str, Any]:
+    """Which cost units the per-answer data support: tokens (output_tokens), usd (tokens x prices), latency_s.
+
+    Returns
+    -------
+    dict
+        ``units`` (list), ``has_input_tokens``, ``has_logged_cost`` (bools), ``models`` and ``benchmarks`` (lists).
+
+    Raises
+    ------
+    ValueError
+        Bad filter.
+
+    Notes
+    -----
+    Kapoor et al. (2024), arXiv:2407.01502 (cost units).
+    """
+    s = _samples(con, where)
+    units = []
+    if s.height and s["output_tokens"].null_count() < s.height:
+        units += ["tokens", "usd"]
+    if s.height and s["latency_s"].null_count() == 0:
+        units.append("latency_s")
+    return {
+        "units": units,
+        "has_input_tokens": bool(s.height and s["input_tokens"].null_count() < s.height),
+        "has_logged_cost": bool(s.height and s["cost_usd"].null_count() == 0),
+        "models": sorted(s["model"].unique().to_list()),
+        "benchmarks": sorted(s["benchmark"].unique().to_list()),
+    }
+
+
+def frontier(
+    con: duckdb.DuckDBPyConnection,
+    benchmark: str,
+    unit: str = "tokens",
+    prices: tuple | None = None,
+    target: float | None = None,
+    allow_mixing: bool = True,
+    where: str | None = None,
+) -> dict[str, Any]:
+    """Cost-accuracy points of every (model, setting) on one benchmark, Pareto set, upper hull, cheapest target.
+
+    Parameters
+    ----------
+    benchmark : str
+        Configurations are compared on one benchmark only.
+    unit : {"tokens", "usd", "latency_s"}
+        Cost per question: output tokens, $ from (input, output) prices per 1e6 tokens, or seconds.
+    prices : tuple of (model, P_in, P_out), optional
+        User-set $ per 1e6 tokens; models without one get ``PLACEHOLDER_PRICE``. Null input tokens count as 0.
+    target : float, optional
+        Accuracy (fraction) to reach at the lowest expected cost.
+    allow_mixing : bool
+        Whether a per-query random mixture of two hull configurations may be used.
+
+    Returns
+    -------
+    dict
+        ``points`` (model, setting, config, cost, accuracy, n_questions, on_frontier, on_hull), ``hull`` (the
+        hull vertices by cost), ``cheapest`` (from ``cheapest_reaching`` plus ``configs``: list of (config,
+        probability)), ``unit``, ``prices_used`` (model -> {input, output}, for usd) and ``notes``.
+
+    Raises
+    ------
+    ValueError
+        Unknown unit, no data, or the unit's columns missing (e.g. latency not logged).
+
+    Notes
+    -----
+    Kapoor et al. (2024), "AI Agents That Matter", arXiv:2407.01502; METHODS.md s.8.7.
+    """
+    clause = f"benchmark = '{benchmark.replace(chr(39), chr(39) * 2)}'"
+    s = _samples(con, f"({where}) AND {clause}" if where else clause)
+    if s.height == 0:
+        raise ValueError(f"no per-answer rows for benchmark {benchmark!r}")
+    notes, prices_used = [], None
+    if unit in ("tokens", "usd"):
+        n_missing = s["output_tokens"].null_count()
+        if n_missing:
+            notes.append(
+                f"{n_missing} answer(s) without a valid output token count (null or negative) left out"
+            )
+        s = s.filter(pl.col("output_tokens").is_not_null())
+    if unit == "usd":
+        if s["input_tokens"].null_count():
+            notes.append(
+                "input tokens were not logged for some answers: they count as 0 (output tokens only)"
+            )
+        s = s.with_columns(pl.col("input_tokens").fill_null(0.0))
+        pm = _price_map(prices, s["model"].unique().to_list())
+        prices_used = {m: {"input": v[0], "output": v[1]} for m, v in sorted(pm.items())}
+        placeholder = sorted(m for m, v in pm.items() if v == PLACEHOLDER_PRICE)
+        if placeholder:
+            notes.append(
+                f"placeholder price ${PLACEHOLDER_PRICE[0]:g} in / ${PLACEHOLDER_PRICE[1]:g} out per 1M tokens for "
+                f"{len(placeholder)} model(s) ({', '.join(placeholder[:3])}{', ...' if len(placeholder) > 3 else ''}): "
+                "no prices ship with the data, edit them"
+            )
+    elif unit == "latency_s":
+        if s["latency_s"].null_count():
+            raise ValueError("latency was not logged (eval_samples.latency_s is null); choose tokens or usd")
+    try:
+        pts = cost_of(
+            s, unit, {m: (v["input"], v["output"]) for m, v in prices_used.items()} if prices_used else None
+        )
+    except ValueError as e:
+        raise ValueError(f"cannot cost configurations in {unit}: {e}") from e
+    pts = pts.with_columns((pl.col("model") + " / " + pl.col("setting")).alias("config"))
+    c, a = pts["cost"].to_numpy(), pts["accuracy"].to_numpy()
+    hull_idx = upper_concave_hull(c, a)
+    on_hull = np.zeros(pts.height, dtype=bool)
+    on_hull[hull_idx] = True
+    pts = pts.with_columns(pl.Series("on_frontier", pareto_frontier(c, a)), pl.Series("on_hull", on_hull))
+    hull = pts[hull_idx.tolist()].sort("cost")
+    cheapest = None
+    if target is not None:
+        cheapest = cheapest_reaching(c, a, float(target), allow_mixing=allow_mixing)
+        if cheapest["mixture"]:
+            cheapest["configs"] = [(pts["config"][i], w) for i, w in cheapest["mixture"]]
+    return {
+        "points": pts,
+        "hull": hull,
+        "cheapest": cheapest,
+        "unit": unit,
+        "prices_used": prices_used,
+        "notes": notes,
+    }
+
+
+def adaptive_table(
+    con: duckdb.DuckDBPyConnection,
+    where: str | None = None,
+    target: float = 0.5,
+    split_half: bool = False,
+    seed: int = 0,
+    n_bins: int = 5,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Uniform vs per-difficulty samples per problem reaching a target coverage, per configuration.
+
+    Only configurations with >= ``MIN_N_COVERAGE`` samples of every problem are used.
+
+    Parameters
+    ----------
+    target : float
+        Expected coverage (fraction of problems solved by an oracle verifier) to reach.
+    split_half : bool
+        Estimate difficulty on half of each problem's samples and evaluate on the other half; otherwise the
+        estimate is on the same samples ("oracle difficulty", optimistic).
+    seed : int
+        Seed of the split-half draw.
+    n_bins : int
+        Difficulty bins (Snell et al.: 5 quantile bins of pass@1).
+
+    Returns
+    -------
+    (summary, bins)
+        summary: model, benchmark, setting, uniform_samples_per_problem (k), adaptive_samples_per_problem (mean k),
+        saving (fraction), acc_uniform, acc_adaptive, difficulty, note (the reason when the target is unreachable);
+        bins: per-bin allocation with the configuration columns.
+
+    Raises
+    ------
+    ValueError
+        Bad filter.
+
+    Notes
+    -----
+    Snell et al. (2024), arXiv:2408.03314; Chen et al. (2021), arXiv:2107.03374.
+    """
+    df = problem_counts(con, where)
+    rng = np.random.default_rng(seed)
+    rows, bins = [], []
+    for key, g in df.group_by(list(CONFIG), maintain_order=True):
+        n = g["n_samples"].to_numpy()
+        c = g["n_correct"].to_numpy()
+        if n.min() < MIN_N_COVERAGE or g.height < n_bins:
+            continue
+        base = dict(zip(CONFIG, key, strict=True))
+        try:
+            res = adaptive_allocation(n, c, target=target, n_bins=n_bins, split_half=split_half, rng=rng)
+        except ValueError as e:
+            rows.append({**base, "note": str(e)})
+            continue
+        s = res.summary
+        rows.append(
+            {
+                **base,
+                "uniform_samples_per_problem": s["samples_per_problem_uniform"],
+                "adaptive_samples_per_problem": s["samples_per_problem_adaptive"],
+                "saving": s["saving_fraction"],
+                "acc_uniform": s["acc_uniform"],
+                "acc_adaptive": s["acc_adaptive"],
+                "difficulty": s["difficulty"],
+                "note": "",
+            }
+        )
+        bins.append(res.bins.with_columns(*(pl.lit(v).alias(k) for k, v in base.items())))
+    schema = {c: pl.String for c in CONFIG} | {
+        "uniform_samples_per_problem": pl.Float64,
+        "adaptive_samples_per_problem": pl.Float64,
+        "saving": pl.Float64,
+        "acc_uniform": pl.Float64,
+        "acc_adaptive": pl.Float64,
+        "difficulty": pl.String,
+        "note": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema), (pl.concat(bins) if bins else pl.DataFrame())
