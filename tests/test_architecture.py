@@ -50,3 +50,15 @@ def test_only_cache_module_uses_streamlit_caches():
         if p.name != "cache.py" and ("st.cache_data" in p.read_text() or "st.cache_resource" in p.read_text())
     ]
     assert offenders == []
+
+
+def test_sql_runs_only_in_the_data_layer():
+    """No module outside data/ executes SQL (all SQL strings and connections are owned by data/)."""
+    offenders = []
+    for p in sorted((REPO / "app").rglob("*.py")) + sorted((REPO / "analysis").rglob("*.py")):
+        tree = ast.parse(p.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in {"execute", "executemany", "sql"}:
+                    offenders.append(f"{p.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []
