@@ -245,7 +245,7 @@ def compare_mixes(
                 for key, arr in (("E", b["E"]), ("alpha", b["alpha"]), ("multiplier", mult)):
                     a = np.asarray(arr, dtype=float)
                     a = a[~np.isnan(a)]
-                    lo, hi = np.quantile(a, q) if a.size else (math.nan, math.nan)
+                    lo, hi = np.quantile(a, q, method="inverted_cdf") if a.size else (math.nan, math.nan)
                     row[f"{key}_lo"], row[f"{key}_hi"] = float(lo), float(hi)
             rows.append(row)
     return pl.DataFrame(rows, infer_schema_length=None)

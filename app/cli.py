@@ -38,6 +38,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit a scaling law: pretraining, rl or test-time")
     axes = p.add_subparsers(dest="axis", required=True, metavar="AXIS")
     from app.services.pretraining import LAWS
+    from app.services.pretraining_cli import EXTRA_ANALYSES
 
     fp = axes.add_parser("pretraining", help="fit a pretraining law to final losses")
     _db_arg(fp, settings)
@@ -47,7 +48,21 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     fp.add_argument(
         "--where", help="extra SQL filter over v_pretrain_points columns, e.g. \"corpus = 'rpj'\""
     )
-    fp.add_argument("--law", choices=list(LAWS), default="chinchilla", help="law to fit (default chinchilla)")
+    fp.add_argument(
+        "--law",
+        choices=[*LAWS, *EXTRA_ANALYSES],
+        default="chinchilla",
+        help="law to fit (default chinchilla); 'overtraining' = Gadre L(C, M) plus the loss-to-error map, "
+        "'approaches' = Chinchilla approaches 1-3 side by side, 'datamix' = one compute law per corpus and the "
+        "effective compute multipliers",
+    )
+    fp.add_argument(
+        "--budget", type=float, default=1e23, help="compute budget in FLOPs for N_opt and multipliers"
+    )
+    fp.add_argument("--err-metric", default="err_avg_17", help="overtraining: the downstream error metric")
+    fp.add_argument(
+        "--reference", help="datamix: the corpus the others are compared with (default the first)"
+    )
     fp.add_argument(
         "--method",
         choices=["vpnls", "lbfgs"],
@@ -106,6 +121,30 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     ft.add_argument("--json", action="store_true", help="print the result as JSON")
     ft.add_argument("--no-save", action="store_true", help="do not record the fits in the fits table")
 
+    p = sub.add_parser(
+        "size", help="inference-aware model size (Sardana et al.): N and D minimising training + inference"
+    )
+    _db_arg(p, settings)
+    p.add_argument(
+        "--law",
+        default="preset:Chinchilla (unrounded)",
+        help="'preset:Chinchilla (unrounded)', 'preset:Chinchilla (rounded)', 'preset:Epoch refit', "
+        "'stored:<fit_id>' (a stored chinchilla fit) or 'fit:<source>' (fit now)",
+    )
+    p.add_argument(
+        "--target-loss", type=float, help="target loss in nats/token (default: that of --reference-params)"
+    )
+    p.add_argument(
+        "--reference-params",
+        type=float,
+        default=13e9,
+        help="N of the Chinchilla-optimal model whose loss is the target (default 13e9)",
+    )
+    p.add_argument(
+        "--inference-tokens", type=float, default=2e12, help="lifetime inference tokens (default 2e12)"
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
     p = sub.add_parser("demo", help="ingest the bundled real sample data, fit, and serve the app")
     p.add_argument("--db", default="var/demo.duckdb", help="DuckDB file to build (default var/demo.duckdb)")
     p.add_argument("--no-serve", action="store_true", help="build and fit only; do not start the app")
@@ -124,6 +163,27 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument("--max-rows", type=int, default=settings.sql_max_rows, help="rows returned at most")
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     return parser
+
+
+def to_json(payload) -> str:
+    """JSON text of ``payload`` with NaN and infinities written as null (strict JSON, as ``jq`` expects)."""
+    import math
+
+    def clean(x):
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        if hasattr(x, "item") and not isinstance(x, str | bytes):
+            try:
+                x = x.item()
+            except (ValueError, AttributeError):
+                pass
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        return x
+
+    return json.dumps(clean(payload), indent=2, default=str, allow_nan=False)
 
 
 def cmd_migrate(args) -> int:
@@ -207,9 +267,48 @@ def cmd_fit(args) -> int:
         ids = _save(args.db, records)
         payload["fit_ids"] = ids
     if args.json:
-        print(json.dumps(payload, indent=2, default=str))
+        payload.pop("text", None)
+        print(to_json(payload))
     else:
-        print(payload.get("text") or json.dumps(payload, indent=2, default=str))
+        print(payload.get("text") or to_json(payload))
+    return 0
+
+
+def cmd_size(args) -> int:
+    import duckdb
+
+    from app.services.sizing import size_model, summary_rows
+    from data.connect import open_ro
+
+    try:
+        con = open_ro(args.db) if Path(args.db).exists() else duckdb.connect(":memory:")
+        try:
+            res = size_model(
+                con,
+                args.law,
+                inference_tokens=args.inference_tokens,
+                target_loss=args.target_loss,
+                reference_params=None if args.target_loss else args.reference_params,
+            )
+        finally:
+            con.close()
+    except (ValueError, duckdb.Error) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    payload = {
+        "law": res.law_label,
+        "params": res.params,
+        "target_loss": res.target_loss,
+        "inference_tokens": res.inference_tokens,
+        "optimum": res.optimum,
+        "intervals_95": {k: list(v) for k, v in res.intervals.items()},
+        "n_replicates": res.n_replicates,
+    }
+    if args.json:
+        print(to_json(payload))
+    else:
+        for row in summary_rows(res):
+            print("  ".join(f"{k}={v}" for k, v in row.items()))
     return 0
 
 
@@ -280,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "serve": lambda a: serve(a.db, a.port),
         "sql": cmd_sql,
+        "size": cmd_size,
     }[args.command]
     return handler(args)
 

@@ -1,6 +1,117 @@
-"""Placeholder: being written."""
+"""Compute-optimal allocation: Chinchilla Approaches 1-3 on one source, exponents a, b and N_opt side by side."""
 
+import polars as pl
 import streamlit as st
 
-st.title("compute_optimal")
-st.info("Coming soon.")
+from app import cache, widgets
+from app import charts_pretraining as cp
+from app.services.approaches import selection_filter
+
+K = "compute_optimal."
+st.title("Compute-optimal allocation: three approaches")
+st.caption(
+    "Approach 1: lower envelope of training curves; Approach 2: isoFLOP profiles; Approach 3: parametric "
+    "L(N, D) = E + A/N^alpha + B/D^beta (Hoffmann et al. 2022, arXiv 2203.15556). N_opt ~ C^a, D_opt ~ C^b."
+)
+sources = cache.q("pretrain_sources")
+if sources.height == 0:
+    st.info("No pretraining runs yet. Ingest some (see README, 'Using your own logs').")
+    st.stop()
+source = st.selectbox("Source", sources["source"].to_list(), key=K + "source")
+points = cache.q("pretrain_points", source, None)
+c1, c2 = st.columns(2)
+corpora = sorted({c for c in points["corpus"].to_list() if c is not None})
+with c1:
+    corpus = st.selectbox("Corpus", corpora, key=K + "corpus") if len(corpora) > 1 else None
+in_corpus = points.filter(pl.col("corpus") == corpus) if corpus else points
+recipes = sorted({r for r in in_corpus["recipe"].to_list() if r is not None})
+with c2:
+    recipe = (
+        st.selectbox(
+            "Configuration (recipe)",
+            recipes,
+            key=K + "recipe",
+            help="Configurations of one source are never pooled: fit one at a time.",
+        )
+        if len(recipes) > 1
+        else None
+    )
+where = selection_filter(corpus, recipe)
+c1, c2, c3 = st.columns(3)
+with c1:
+    budget = widgets.flops_input("Compute budget C (FLOPs)", "1e23", key=K + "budget")
+with c2:
+    neighbors = st.selectbox(
+        "Approach 2 parabola",
+        [2, 3, 0],
+        key=K + "neighbors",
+        format_func=lambda k: f"local: minimum +/- {k} sizes" if k else "all runs of each budget",
+        help="A parabola through a wide sweep is biased by the asymmetric profile; a local one approximates the "
+        "interpolation of Porian et al. (2024). Llama 3 fits every run of a budget.",
+    )
+with c3:
+    lbfgs = st.checkbox("Also reference L-BFGS (64 grid starts)", key=K + "lbfgs")
+if budget is None:
+    st.stop()
+n_boot, seed = cache.settings().bootstrap, cache.settings().seed
+with st.spinner(f"Fitting three approaches with {n_boot} replicates each..."):
+    try:
+        res = cache.service(
+            "app.services.approaches:compare_approaches",
+            source,
+            where,
+            budget=budget,
+            n_boot=n_boot,
+            seed=seed,
+            neighbors=neighbors,
+            lbfgs=lbfgs,
+        )
+    except ValueError as e:
+        st.error(f"Cannot compare approaches on {source} ({where or 'no filter'}): {e}")
+        st.stop()
+
+table = res.table
+ok = table.filter(pl.col("status") == "ok")
+if ok.height == 0:
+    st.error("No approach applies to this selection: " + "; ".join(table["reason"].to_list()))
+    st.stop()
+cols = st.columns(ok.height)
+for col, row in zip(cols, ok.iter_rows(named=True), strict=True):
+    tag = "Approach " + row["approach"].split(":")[0] + (" lbfgs" if "lbfgs" in row["approach"] else "")
+    col.metric(f"a ({tag})", f"{row['a']:.3f}", help=f"95% interval [{row['a_lo']:.3f}, {row['a_hi']:.3f}]")
+    col.metric(f"b ({tag})", f"{row['b']:.3f}", help=f"95% interval [{row['b_lo']:.3f}, {row['b_hi']:.3f}]")
+    col.metric(f"N_opt at {budget:.3g} FLOPs ({tag})", f"{row['N_opt']:.3e}")
+for row in table.filter(pl.col("status") != "ok").iter_rows(named=True):
+    st.info(f"{row['approach']}: not applicable -- {row['reason']}")
+
+st.subheader("Comparison")
+st.dataframe(
+    table.rename(
+        {
+            "N_opt": "N_opt (params)",
+            "N_opt_lo": "N_opt lo (params)",
+            "N_opt_hi": "N_opt hi (params)",
+            "D_opt": "D_opt (tokens)",
+            "n_points": "points (runs or budgets)",
+        }
+    ),
+    hide_index=True,
+    key=K + "table",
+)
+st.caption(
+    f"Intervals: 95% percentile. Approach 1: {res.notes['approach1']}. Approach 2: {res.notes['approach2']}. a, b are dimensionless; N_opt and D_opt at "
+    f"C = {budget:.3g} FLOPs (extrapolated beyond the data when C exceeds the largest run)."
+)
+st.altair_chart(
+    cp.nopt_vs_compute(
+        res.curves, res.minima if res.minima.height else None, title=f"{source}: N_opt vs compute"
+    ),
+    width="stretch",
+)
+if res.profiles.height:
+    st.subheader("isoFLOP profiles")
+    st.altair_chart(
+        cp.isoflop_profiles(res.profiles, res.minima, title="final loss vs N per budget (vertices marked)"),
+        width="stretch",
+    )
+    st.dataframe(res.minima, hide_index=True, key=K + "minima")

@@ -1,6 +1,104 @@
-"""Placeholder: being written."""
+"""Inference-aware sizing (Sardana et al. 2024): the model that minimises training + lifetime inference FLOPs."""
 
+import polars as pl
 import streamlit as st
 
-st.title("inference_sizing")
-st.info("Coming soon.")
+from app import cache, widgets
+from app import charts_pretraining as cp
+from app.services.approaches import selection_filter
+from app.services.sizing import PRESETS, summary_rows
+
+K = "inference_sizing."
+st.title("Inference-aware model sizing")
+st.caption(
+    "Minimise 6 N D + 2 N D_inf over the iso-loss curve of a Chinchilla law (Sardana et al. 2024, "
+    "arXiv 2401.00448). Inference costs 2N FLOPs per token, training 6N."
+)
+origin = st.radio("Law", ["published preset", "stored fit", "fresh fit"], key=K + "origin", horizontal=True)
+n_boot = cache.settings().bootstrap
+if origin == "published preset":
+    law = "preset:" + st.selectbox("Preset", list(PRESETS), key=K + "preset")
+elif origin == "stored fit":
+    fits = cache.service("app.services.sizing:stored_chinchilla_fits")
+    if fits.height == 0:
+        st.info(
+            "No stored chinchilla fit yet: run `scaling fit pretraining --law chinchilla` or use a preset."
+        )
+        st.stop()
+    fid = st.selectbox(
+        "Stored fit",
+        fits["fit_id"].to_list(),
+        key=K + "fit_id",
+        format_func=lambda f: f"{f}: " + fits.filter(pl.col("fit_id") == f)["selection_json"][0],
+    )
+    law = f"stored:{fid}"
+else:
+    sources = cache.q("pretrain_sources")["source"].to_list()
+    source = st.selectbox("Source", sources, key=K + "source")
+    pts = cache.q("pretrain_points", source, None)
+    corpora = sorted({c for c in pts["corpus"].to_list() if c is not None})
+    corpus = st.selectbox("Corpus", corpora, key=K + "corpus") if len(corpora) > 1 else None
+    where = selection_filter(corpus, None)
+    law = f"fit:{source}" + (f"|{where}" if where else "")
+
+mode = st.radio(
+    "Target",
+    ["loss of a Chinchilla-optimal model", "target loss"],
+    key=K + "mode",
+    horizontal=True,
+)
+c1, c2 = st.columns(2)
+with c1:
+    if mode == "target loss":
+        target = widgets.flops_input("Target loss (nats/token)", "2.1", key=K + "target_loss")
+        ref_n = None
+    else:
+        ref_n = widgets.flops_input("Reference model size N (params)", "13e9", key=K + "ref_params")
+        target = None
+with c2:
+    d_inf = widgets.flops_input(
+        "Lifetime inference demand D_inf (tokens)", "2e12", key=K + "inference_tokens"
+    )
+if d_inf is None or (target is None and ref_n is None):
+    st.stop()
+
+with st.spinner(
+    "Solving the inference-aware optimum" + (" (fitting the law first)" if origin == "fresh fit" else "")
+):
+    try:
+        res = cache.service(
+            "app.services.sizing:size_model",
+            law,
+            inference_tokens=d_inf,
+            target_loss=target,
+            reference_params=ref_n,
+            n_boot=n_boot,
+        )
+    except ValueError as e:
+        st.error(f"Cannot size the model: {e}")
+        st.stop()
+
+o = res.optimum
+c = st.columns(5)
+c[0].metric(
+    "N* (params)", f"{o['N'] / 1e9:.2f}B", help=f"Chinchilla-optimal for the same loss: {o['N0'] / 1e9:.2f}B"
+)
+c[1].metric("D* (tokens)", f"{o['D'] / 1e12:.3f}T")
+c[2].metric("tokens per parameter", f"{o['tokens_per_param']:.0f}")
+c[3].metric("FLOPs saved", f"{o['saving_flops']:.3g}")
+c[4].metric("saving (%)", f"{100 * o['saving_fraction']:.1f}")
+st.caption(
+    f"Law: {res.law_label} (E={res.params['E']:.4g}, A={res.params['A']:.4g}, B={res.params['B']:.4g}, "
+    f"alpha={res.params['alpha']:.4g}, beta={res.params['beta']:.4g}); target loss {res.target_loss:.4f} "
+    f"nats/token; D_inf = {res.inference_tokens:.3g} tokens. "
+    + (
+        f"Intervals from {res.n_replicates} replicates of the law."
+        if res.intervals
+        else "No replicates: no intervals."
+    )
+)
+st.dataframe(pl.DataFrame(summary_rows(res)), hide_index=True, key=K + "table")
+st.altair_chart(
+    cp.sizing_curve(res.curve, o, title="total FLOPs along the iso-loss curve"),
+    width="stretch",
+)

@@ -7,9 +7,14 @@ from typing import Any
 from app.services.common import fit_record
 from app.services.pretraining import REPORT_BUDGETS, allocation_table, fit_pretraining, select_points
 
+#: Analyses beyond single laws that ``--law`` also accepts.
+EXTRA_ANALYSES = ("overtraining", "approaches", "datamix")
+
 
 def run(con, args) -> tuple[dict[str, Any], list[dict]]:
     """Run one pretraining fit from parsed CLI args; returns (payload, [fit record])."""
+    if args.law in EXTRA_ANALYSES:
+        return _run_extra(con, args)
     points = select_points(con, args.source, args.where)
     selection = {"source": args.source, "where": args.where}
     fit = fit_pretraining(
@@ -66,3 +71,97 @@ def run(con, args) -> tuple[dict[str, Any], list[dict]]:
     }
     rec = fit_record("pretraining", r, selection, options, backtest=fit.backtest, checklist=fit.checklist)
     return payload, [rec]
+
+
+def _frame_records(df) -> list[dict]:
+    return df.to_dicts() if df is not None else []
+
+
+def _run_extra(con, args) -> tuple[dict[str, Any], list[dict]]:
+    """``--law overtraining | approaches | datamix``."""
+    if not args.source:
+        raise ValueError(f"--law {args.law} needs --source")
+    n_boot = args.bootstrap
+    if args.law == "overtraining":
+        from app.services.laws_extra import fit_overtraining_and_error
+
+        fit = fit_overtraining_and_error(
+            con, args.source, args.where, err_metric=args.err_metric, n_boot=n_boot, seed=args.seed
+        )
+        payload = {
+            "law": "overtraining",
+            "source": args.source,
+            "where": args.where,
+            "params": fit.loss_fit.params,
+            "n_points": fit.loss_fit.n_points,
+            "fit_runs": fit.loss_fit_runs,
+            "intervals_95": fit.loss_fit.bootstrap.intervals() if fit.loss_fit.bootstrap else {},
+            "derived": fit.loss_fit.derived,
+            "error_law": None
+            if fit.error_fit is None
+            else {
+                "params": fit.error_fit.params,
+                "n_points": fit.error_fit.n_points,
+                "fit_runs": fit.error_fit_runs,
+            },
+            "backtest": _frame_records(fit.backtest),
+        }
+        payload["text"] = "over-training law " + ", ".join(
+            f"{k}={v:.4g}" for k, v in fit.loss_fit.params.items()
+        )
+        return payload, list(fit.records)
+    if args.law == "approaches":
+        from app.services.approaches import compare_approaches
+
+        cmp = compare_approaches(
+            con, args.source, args.where, budget=args.budget, n_boot=n_boot or 20, seed=args.seed
+        )
+        payload = {
+            "law": "approaches",
+            "source": args.source,
+            "where": args.where,
+            "budget_flops": args.budget,
+            "approaches": _frame_records(cmp.table),
+            "notes": cmp.notes,
+        }
+        payload["text"] = str(cmp.table)
+        recs = [
+            fit_record(
+                "pretraining",
+                r,
+                {"source": args.source, "where": args.where, "approach": name},
+                {"law": "approaches", "bootstrap": n_boot, "budget": args.budget},
+            )
+            for name, r in cmp.fits.items()
+            if r is not None
+        ]
+        return payload, recs
+    from app.services.datamix import compare_corpora
+
+    mix = compare_corpora(
+        con,
+        args.source,
+        args.where,
+        budget=args.budget,
+        reference=args.reference,
+        n_boot=n_boot or 50,
+        seed=args.seed,
+    )
+    payload = {
+        "law": "datamix",
+        "source": args.source,
+        "where": args.where,
+        "budget_flops": args.budget,
+        "corpora": _frame_records(mix.table),
+    }
+    payload["text"] = str(mix.table)
+    recs = [
+        fit_record(
+            "pretraining",
+            r,
+            {"source": args.source, "where": args.where, "corpus": corpus},
+            {"law": "datamix", "bootstrap": n_boot},
+        )
+        for corpus, r in mix.fits.items()
+    ]
+    return payload, recs

@@ -126,3 +126,42 @@ def test_demo_no_serve_builds_store_and_default_fits(tmp_path, capsys):
     assert n_sources == 6
     assert fits.filter(fits["law"] == "chinchilla").height == 6
     assert kinds["rl"] == 3 and kinds["eval"] > 60 and kinds["pretrain"] > 2500
+
+
+def test_fit_overtraining_reproduces_gadre(db_copy, capsys):
+    """Gadre et al. (arXiv 2403.08540) RedPajama fit: E = 1.837, eta = 0.136; error law 0.857, 2.206, 0.715."""
+    code = main(["fit", "pretraining", "--db", str(db_copy), "--source", "gadre_overtraining", "--where",
+                 "corpus = 'rpj'", "--law", "overtraining", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["params"]["E"] == pytest.approx(1.837, abs=5e-4)
+    assert out["params"]["eta"] == pytest.approx(0.136, abs=5e-4)
+    err = out["error_law"]["params"]
+    assert (round(err["eps"], 3), round(err["k"], 3), round(err["gamma"], 3)) == (0.857, 2.206, 0.715)
+    assert out["fit_ids"]
+
+
+def test_fit_approaches_and_datamix(db_copy, capsys):
+    assert main(["fit", "pretraining", "--db", str(db_copy), "--source", "llama3_isoflops", "--law", "approaches",
+                 "--json", "--no-save"]) == 0
+    rows = {r["approach"][:1]: r for r in json.loads(capsys.readouterr().out)["approaches"]}
+    assert rows["1"]["status"] == "not applicable" and "curves" in rows["1"]["reason"]
+    assert rows["2"]["status"] == "ok" and 0.4 < rows["2"]["a"] < 0.6
+    assert main(["fit", "pretraining", "--db", str(db_copy), "--source", "marin_isoflops", "--law", "datamix",
+                 "--budget", "1e21", "--reference", "comma", "--json", "--no-save"]) == 0
+    mix = {r["mix"]: r for r in json.loads(capsys.readouterr().out)["corpora"]}
+    assert mix["comma"]["multiplier"] == 1.0
+    assert mix["nemotron"]["multiplier"] > 1.5 and mix["dclm"]["multiplier"] > 1.5
+    assert main(["fit", "pretraining", "--db", str(db_copy), "--law", "datamix", "--json"]) == 2
+    assert "needs --source" in capsys.readouterr().err
+
+
+def test_size_reproduces_sardana_example(tmp_path, capsys):
+    """Sardana et al. (arXiv 2401.00448), METHODS.md s.5: 13B Chinchilla-optimal, 2T inference tokens -> 7.1B, 16%."""
+    assert main(["size", "--db", str(tmp_path / "none.duckdb"), "--json"]) == 0
+    opt = json.loads(capsys.readouterr().out)["optimum"]
+    assert opt["N"] == pytest.approx(7.12e9, rel=0.01)
+    assert opt["D"] == pytest.approx(1.295e12, rel=0.01)
+    assert opt["saving_fraction"] == pytest.approx(0.163, abs=0.002)
+    assert main(["size", "--law", "preset:nope", "--db", str(tmp_path / "none.duckdb")]) == 2
+    assert "unknown preset" in capsys.readouterr().err
