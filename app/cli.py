@@ -148,6 +148,13 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="ingest the bundled real sample data, fit, and serve the app")
     p.add_argument("--db", default="var/demo.duckdb", help="DuckDB file to build (default var/demo.duckdb)")
     p.add_argument("--no-serve", action="store_true", help="build and fit only; do not start the app")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=100,
+        metavar="N",
+        help="bootstrap replicates kept with each default fit (default 100)",
+    )
     p.add_argument("--port", type=int, default=settings.port, help="port to serve on (default 8501)")
 
     p = sub.add_parser("serve", help="serve the Streamlit app on localhost")
@@ -315,7 +322,7 @@ def cmd_size(args) -> int:
 def cmd_demo(args) -> int:
     from app.services.demo import build_demo
 
-    build_demo(args.db, SAMPLES_DIR, echo=print)
+    build_demo(args.db, SAMPLES_DIR, echo=print, n_boot=args.bootstrap)
     if args.no_serve:
         return 0
     return serve(args.db, args.port)

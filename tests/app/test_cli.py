@@ -49,8 +49,21 @@ def test_fit_pretraining_gadre_rpj_json_matches_published_shape(db_copy, capsys)
     Gadre's own law ties the N and D exponents at 0.273 (fitted on 5 small runs); our five-parameter fit on all 35
     RedPajama runs finds beta = 0.273 and alpha = 0.243, and a = beta/(alpha+beta) = 0.53, close to Chinchilla's 0.5.
     """
-    code = main(["fit", "pretraining", "--db", str(db_copy), "--source", "gadre_overtraining",
-                 "--where", "corpus = 'rpj'", "--law", "chinchilla", "--json"])
+    code = main(
+        [
+            "fit",
+            "pretraining",
+            "--db",
+            str(db_copy),
+            "--source",
+            "gadre_overtraining",
+            "--where",
+            "corpus = 'rpj'",
+            "--law",
+            "chinchilla",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     p = out["params"]
@@ -69,8 +82,23 @@ def test_fit_pretraining_gadre_rpj_json_matches_published_shape(db_copy, capsys)
 
 
 def test_fit_pretraining_compute_law_with_bootstrap_and_backtest(db_copy, capsys):
-    code = main(["fit", "pretraining", "--db", str(db_copy), "--source", "gadre_overtraining", "--law", "compute",
-                 "--bootstrap", "10", "--backtest", "--json", "--no-save"])
+    code = main(
+        [
+            "fit",
+            "pretraining",
+            "--db",
+            str(db_copy),
+            "--source",
+            "gadre_overtraining",
+            "--law",
+            "compute",
+            "--bootstrap",
+            "10",
+            "--backtest",
+            "--json",
+            "--no-save",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["params"]) == {"E", "A", "alpha"}
@@ -103,8 +131,18 @@ def test_fit_on_missing_db_is_a_clear_error(tmp_path, capsys):
 
 
 def test_sql_console_cli(db_copy, capsys):
-    assert main(["sql", "select count(*) as n from v_pretrain_points where source = 'gadre_overtraining'",
-                 "--db", str(db_copy), "--csv"]) == 0
+    assert (
+        main(
+            [
+                "sql",
+                "select count(*) as n from v_pretrain_points where source = 'gadre_overtraining'",
+                "--db",
+                str(db_copy),
+                "--csv",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.splitlines() == ["n", "104"]
     assert main(["sql", "delete from runs", "--db", str(db_copy)]) == 2
     assert "read-only" in capsys.readouterr().err
@@ -115,7 +153,7 @@ def test_sql_console_cli(db_copy, capsys):
 
 def test_demo_no_serve_builds_store_and_default_fits(tmp_path, capsys):
     db = tmp_path / "demo.duckdb"
-    assert main(["demo", "--db", str(db), "--no-serve"]) == 0
+    assert main(["demo", "--db", str(db), "--no-serve", "--bootstrap", "4"]) == 0
     out = capsys.readouterr().out
     assert "0 failed" in out and "stored" in out
     con = open_ro(db)
@@ -125,13 +163,32 @@ def test_demo_no_serve_builds_store_and_default_fits(tmp_path, capsys):
     con.close()
     assert n_sources == 6
     assert fits.filter(fits["law"] == "chinchilla").height == 6
+    con = open_ro(db)
+    from data.fits import load_fit
+
+    rec = load_fit(con, fits.filter(fits["law"] == "chinchilla")["fit_id"][0])
+    con.close()
+    assert len(rec["replicates"]["replicates"]["alpha"]) == 4 and rec["backtest"]["n_test"] > 0
     assert kinds["rl"] == 3 and kinds["eval"] > 60 and kinds["pretrain"] > 2500
 
 
 def test_fit_overtraining_reproduces_gadre(db_copy, capsys):
     """Gadre et al. (arXiv 2403.08540) RedPajama fit: E = 1.837, eta = 0.136; error law 0.857, 2.206, 0.715."""
-    code = main(["fit", "pretraining", "--db", str(db_copy), "--source", "gadre_overtraining", "--where",
-                 "corpus = 'rpj'", "--law", "overtraining", "--json"])
+    code = main(
+        [
+            "fit",
+            "pretraining",
+            "--db",
+            str(db_copy),
+            "--source",
+            "gadre_overtraining",
+            "--where",
+            "corpus = 'rpj'",
+            "--law",
+            "overtraining",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["params"]["E"] == pytest.approx(1.837, abs=5e-4)
@@ -142,13 +199,47 @@ def test_fit_overtraining_reproduces_gadre(db_copy, capsys):
 
 
 def test_fit_approaches_and_datamix(db_copy, capsys):
-    assert main(["fit", "pretraining", "--db", str(db_copy), "--source", "llama3_isoflops", "--law", "approaches",
-                 "--json", "--no-save"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "pretraining",
+                "--db",
+                str(db_copy),
+                "--source",
+                "llama3_isoflops",
+                "--law",
+                "approaches",
+                "--json",
+                "--no-save",
+            ]
+        )
+        == 0
+    )
     rows = {r["approach"][:1]: r for r in json.loads(capsys.readouterr().out)["approaches"]}
     assert rows["1"]["status"] == "not applicable" and "curves" in rows["1"]["reason"]
     assert rows["2"]["status"] == "ok" and 0.4 < rows["2"]["a"] < 0.6
-    assert main(["fit", "pretraining", "--db", str(db_copy), "--source", "marin_isoflops", "--law", "datamix",
-                 "--budget", "1e21", "--reference", "comma", "--json", "--no-save"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "pretraining",
+                "--db",
+                str(db_copy),
+                "--source",
+                "marin_isoflops",
+                "--law",
+                "datamix",
+                "--budget",
+                "1e21",
+                "--reference",
+                "comma",
+                "--json",
+                "--no-save",
+            ]
+        )
+        == 0
+    )
     mix = {r["mix"]: r for r in json.loads(capsys.readouterr().out)["corpora"]}
     assert mix["comma"]["multiplier"] == 1.0
     assert mix["nemotron"]["multiplier"] > 1.5 and mix["dclm"]["multiplier"] > 1.5
