@@ -245,7 +245,19 @@ def compare_mixes(
                 for key, arr in (("E", b["E"]), ("alpha", b["alpha"]), ("multiplier", mult)):
                     a = np.asarray(arr, dtype=float)
                     a = a[~np.isnan(a)]
-                    lo, hi = np.quantile(a, q, method="inverted_cdf") if a.size else (math.nan, math.nan)
+                    lo, hi = _quantiles(a, q)
                     row[f"{key}_lo"], row[f"{key}_hi"] = float(lo), float(hi)
             rows.append(row)
     return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def _quantiles(a: np.ndarray, q) -> tuple[float, float]:
+    """Linear-interpolation quantiles; where that is undefined because replicates are infinite (unreachable loss),
+    fall back to the inverted-CDF quantile so an infinite upper bound reads as inf, not NaN."""
+    if a.size == 0:
+        return (math.nan, math.nan)
+    with np.errstate(invalid="ignore"):
+        lin = np.quantile(a, q)
+    inv = np.quantile(a, q, method="inverted_cdf")
+    lo, hi = (float(x if np.isfinite(x) else y) for x, y in zip(lin, inv, strict=True))
+    return lo, hi

@@ -11,17 +11,43 @@ from analysis.results import FitResult
 from app import charts
 
 
-def corpus_filter(points: pl.DataFrame, *, key: str) -> str | None:
-    """A corpus picker when a source has several corpora; returns a SQL filter for ``v_pretrain_points`` or None."""
+def _quote(v: str) -> str:
+    return "'" + v.replace("'", "''") + "'"
+
+
+def selection_filter(points: pl.DataFrame, *, key: str) -> str | None:
+    """Corpus and recipe pickers when a source has several; returns a SQL filter for ``v_pretrain_points`` or None.
+
+    When recipes use different loss metrics (e.g. train vs val loss), "all" is not offered for the recipe.
+    """
+    parts = []
     corpora = sorted({c for c in points["corpus"].to_list() if c is not None})
-    if len(corpora) < 2:
-        return None
-    choice = st.selectbox(
-        "Corpus / data mix", ["all"] + corpora, key=key, help="Fit one data mix at a time; 'all' pools them."
-    )
-    if choice == "all":
-        return None
-    return "corpus = '" + choice.replace("'", "''") + "'"
+    if len(corpora) > 1:
+        choice = st.selectbox(
+            "Corpus / data mix",
+            ["all", *corpora],
+            key=key,
+            help="Fit one data mix at a time; 'all' pools them.",
+        )
+        if choice != "all":
+            parts.append(f"corpus = {_quote(choice)}")
+            points = points.filter(pl.col("corpus") == choice)
+    recipes = sorted({c for c in points["recipe"].to_list() if c is not None})
+    if len(recipes) > 1:
+        mixed = points["loss_metric"].n_unique() > 1
+        options = recipes if mixed else ["all", *recipes]
+        choice = st.selectbox(
+            "Recipe / configuration",
+            options,
+            key=f"{key}.recipe",
+            help="Runs of different configurations (e.g. how N and C are counted, train vs val "
+            "loss) must not be pooled"
+            if mixed
+            else "Fit one configuration or pool them.",
+        )
+        if choice != "all":
+            parts.append(f"recipe = {_quote(choice)}")
+    return " AND ".join(parts) or None
 
 
 def flops_input(label: str, default: str, *, key: str) -> float | None:

@@ -32,6 +32,11 @@ def open_rw(path: str | Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=False, config=dict(_CONFIG))
 
 
+#: Read connections (the app, the CLI's fits and the SQL console) cannot touch other files: no COPY TO,
+#: read_csv/read_text of arbitrary paths, ATTACH or extension loading (DuckDB "Securing DuckDB").
+_RO_CONFIG: dict[str, str] = {**_CONFIG, "enable_external_access": "false"}
+
+
 def open_ro(path: str | Path) -> duckdb.DuckDBPyConnection:
     """Open an existing DuckDB file read-only. Use a fresh ``.cursor()`` per query per thread.
 
@@ -45,7 +50,7 @@ def open_ro(path: str | Path) -> duckdb.DuckDBPyConnection:
         raise FileNotFoundError(
             f"database {path} does not exist; run `scaling ingest` or `scaling demo` first"
         )
-    return duckdb.connect(str(path), read_only=True, config=dict(_CONFIG))
+    return duckdb.connect(str(path), read_only=True, config=dict(_RO_CONFIG))
 
 
 @contextlib.contextmanager

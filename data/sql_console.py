@@ -41,6 +41,13 @@ def run_sql(db_path: str | Path, sql: str, *, timeout_s: float = 5.0, max_rows: 
     if not sql.strip():
         raise ValueError("empty query")
     con = open_ro(db_path)
+    try:
+        n_statements = len(con.extract_statements(sql))
+    except duckdb.Error:
+        n_statements = 1  # let the query itself report the syntax error
+    if n_statements > 1:
+        con.close()
+        raise ValueError(f"one statement at a time, got {n_statements}")
     timer = threading.Timer(timeout_s, con.interrupt)
     t0 = time.perf_counter()
     timer.start()

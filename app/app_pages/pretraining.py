@@ -20,7 +20,7 @@ source = st.selectbox(
     "losses are not comparable across tokenizers and eval sets.",
 )
 points = cache.q("pretrain_points", source, None)
-where = widgets.corpus_filter(points, key=state.PRE_CORPUS)
+where = widgets.selection_filter(points, key=state.PRE_CORPUS)
 law = st.radio(
     "Law",
     ["chinchilla", "compute"],

@@ -14,6 +14,13 @@ from data.connect import open_ro, writable_copy
 from data.fits import save_fit
 from data.ingest import ingest_paths
 
+#: Sources whose runs must not be pooled get a default selection: Porian et al.'s isoFLOP data holds 15
+#: configurations with different N/C conventions and train vs val losses; the demo fits their final setting
+#: (tuned optimizer, short warmup, constant LR, standard counting, RefinedWeb validation loss).
+DEMO_SELECTIONS: dict[str, str] = {
+    "porian_compute_optimal": "corpus = 'rw' AND recipe = 'tuned-short-const-standard-val'",
+}
+
 
 def demo_paths(samples: Path) -> list[Path]:
     """The sample folders the demo ingests: everything under ``samples`` except the JSON Lines copies of the verl
@@ -45,11 +52,12 @@ def build_demo(
     try:
         srcs = queries.pretrain_sources(con)["source"].to_list()
         for src in tqdm(srcs, desc="default fits", unit="source", leave=False):
-            pts = select_points(con, src)
+            where = DEMO_SELECTIONS.get(src)
+            pts = select_points(con, src, where)
             for law in ("chinchilla", "compute"):
                 try:
                     fit = fit_pretraining(
-                        pts, law=law, selection={"source": src, "where": None}, n_boot=n_boot, backtest=True
+                        pts, law=law, selection={"source": src, "where": where}, n_boot=n_boot, backtest=True
                     )
                 except ValueError as e:
                     echo(f"  {src}: {law} fit skipped ({e})")

@@ -58,7 +58,30 @@ def select_points(
         raise ValueError(
             f"no pretraining points for source={source!r} where={where!r}; see `scaling sql` or v_pretrain_points"
         )
+    check_poolable(pts)
     return pts
+
+
+def check_poolable(pts: pl.DataFrame) -> None:
+    """Refuse selections that pool incomparable losses: several sources, or several loss metrics.
+
+    Raises
+    ------
+    ValueError
+        Naming the sources or loss metrics found and how to narrow the selection.
+    """
+    srcs = sorted({str(s) for s in pts["source"].unique().to_list()})
+    if len(srcs) > 1:
+        raise ValueError(
+            f"the selection pools {len(srcs)} sources ({', '.join(srcs)}); losses are not comparable across "
+            "sources (tokenizers, eval sets): pick one with --source"
+        )
+    metrics = sorted({str(s) for s in pts["loss_metric"].unique().to_list()})
+    if len(metrics) > 1:
+        raise ValueError(
+            f"the selection mixes loss metrics {', '.join(metrics)}; narrow it, e.g. "
+            f"--where \"loss_metric = '{metrics[0]}'\" or by recipe"
+        )
 
 
 def _law_points(points: pl.DataFrame, law: str) -> pl.DataFrame:

@@ -56,11 +56,36 @@ def run(con, args) -> tuple[dict[str, Any], list[dict]]:
     if fit.backtest is not None:
         payload["backtest"] = {k: v for k, v in fit.backtest.items() if k != "rows"}
     payload["checklist"] = fit.checklist
-    lines = [f"{r.law} fit to {r.n_points} points ({args.source or 'all sources'})"]
-    lines += [f"  {k:>8} = {v:.6g}" for k, v in r.params.items()]
-    lines += [
-        f"  objective = {r.objective:.6g}, grad norm = {r.grad_norm if r.grad_norm is None else f'{r.grad_norm:.2e}'}"
+    lines = [
+        f"{r.law} fit to {r.n_points} points of {points.height} runs ({args.source or 'all sources'}"
+        + (f", where {args.where}" if args.where else "")
+        + ")"
     ]
+    for k, v in {**r.params, **r.derived}.items():
+        lo, hi = r.interval(k)
+        ci = f"   95% CI [{lo:.4g}, {hi:.4g}]" if lo == lo else ""
+        lines.append(f"  {k:>8} = {v:<12.6g}{ci}")
+    gn = "n/a" if r.grad_norm is None else f"{r.grad_norm:.2e}"
+    lines.append(
+        f"  objective = {r.objective:.6g} ({r.loss}, delta {r.delta}), grad norm = {gn}, {r.n_starts} starts"
+    )
+    if "compute_optimal" in payload:
+        lines.append("  compute-optimal allocation:")
+        for row in payload["compute_optimal"]:
+            lines.append(
+                f"    C = {row['compute_flops']:.3g} FLOPs: N_opt = {row['N_opt']:.3g}, D_opt = {row['D_opt']:.3g}, "
+                f"tokens/param = {row['tokens_per_param']:.1f}"
+            )
+    bt = payload.get("backtest")
+    if bt and "n_test" in bt:
+        lines.append(
+            f"  backtest: fitted on {bt['n_train']} runs up to {bt['cutoff_flops']:.3g} FLOPs; mean |error| "
+            f"{bt['mean_abs_rel_error']:.2%}, max {bt['max_abs_rel_error']:.2%} on {bt['n_test']} larger runs "
+            f"(up to {bt['max_extrapolation_ratio']:.1f}x); inside 95% interval: "
+            + ("n/a" if bt.get("coverage") is None else f"{bt['coverage']:.0%}")
+        )
+    elif bt:
+        lines.append(f"  backtest: {bt.get('error')}")
     payload["text"] = "\n".join(lines)
     options = {
         "law": args.law,

@@ -101,10 +101,14 @@ def fill_compute(run: dict[str, Any]) -> None:
         run["compute_source"] = "6ND"
 
 
-def _open_text(path: Path):
+#: Largest step a run log may use (DuckDB BIGINT).
+MAX_STEP = 2**63 - 1
+
+
+def _open_bytes(path: Path):
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rb")
+    return open(path, "rb")
 
 
 def parse_jsonl_run_log(path: Path) -> ParsedFile:
@@ -118,15 +122,26 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
     path = Path(path)
     parsed = ParsedFile(path=str(path), format="jsonl_run_log")
     try:
-        with _open_text(path) as fh:
-            lines = fh.read().split("\n")
-    except (OSError, EOFError, UnicodeDecodeError) as e:
+        with _open_bytes(path) as fh:
+            blob = fh.read()
+    except (OSError, EOFError) as e:
         raise UnparseableFileError(str(path), f"cannot be read: {e}") from e
-    ends_with_newline = lines[-1] == ""
+    if blob.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is allowed and ignored
+        blob = blob[3:]
+    raw_lines = blob.split(b"\n")
+    ends_with_newline = raw_lines[-1] == b""
     if ends_with_newline:
-        lines.pop()
-    if not lines or not lines[0].strip():
+        raw_lines.pop()
+    lines: list[str | None] = []
+    for b in raw_lines:
+        try:
+            lines.append(b.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError:
+            lines.append(None)
+    if not lines or not (lines[0] or "").strip():
         raise UnparseableFileError(str(path), "line 1: empty; a run log starts with a run metadata record")
+    if lines[0] is None:
+        raise UnparseableFileError(str(path), "line 1: not valid UTF-8 text")
     try:
         meta = json.loads(lines[0])
     except json.JSONDecodeError as e:
@@ -141,10 +156,16 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
         raise UnparseableFileError(str(path), str(e).split(": ", 1)[1]) from e
     run["source_line"] = 1
     run_id = run["run_id"]
-    seen_steps: set[int] = set()
-    metric_names: set[str] = set()
+    # step -> (line, raw, rows): a later record for the same step replaces the earlier one (a resumed run
+    # re-logs the steps after its last checkpoint); the superseded record goes to rejects with its line.
+    by_step: dict[int, tuple[int, str, list[StepRow]]] = {}
     last = len(lines)
     for lineno, raw in enumerate(lines[1:], start=2):
+        if raw is None:
+            parsed.rejects.append(
+                Reject(lineno, repr(raw_lines[lineno - 1][:200]), "line is not valid UTF-8 text")
+            )
+            continue
         if not raw.strip():
             continue
         try:
@@ -165,14 +186,13 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
             parsed.rejects.append(Reject(lineno, raw, "second run metadata record; one run per file"))
             continue
         step = rec.get("step")
-        if not _is_number(step) or step != int(step) or step < 0:
+        if not _is_number(step) or not math.isfinite(step) or step != int(step) or step < 0:
             parsed.rejects.append(Reject(lineno, raw, f"'step' must be an integer >= 0, got {step!r}"))
             continue
-        step = int(step)
-        if step in seen_steps:
-            parsed.rejects.append(Reject(lineno, raw, f"duplicate step {step} (first record kept)"))
+        if step > MAX_STEP:
+            parsed.rejects.append(Reject(lineno, raw, f"'step' {step} is out of range (at most {MAX_STEP})"))
             continue
-        seen_steps.add(step)
+        step = int(step)
         axes: dict[str, float | None] = {}
         for ax in STEP_AXES[1:]:
             v = rec.get(ax)
@@ -183,6 +203,7 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
             else:
                 axes[ax] = None
                 parsed.rejects.append(Reject(lineno, raw, f"axis '{ax}' must be a number >= 0, got {v!r}"))
+        rows: list[StepRow] = []
         for key, v in rec.items():
             if key in STEP_AXES or key == "type" or v is None:
                 continue
@@ -191,8 +212,21 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
                     Reject(lineno, raw, f"metric '{key}': value {v!r} is not a finite number")
                 )
                 continue
-            metric_names.add(key)
-            parsed.steps.append(StepRow(run_id, step, key, float(v), line=lineno, **axes))
+            rows.append(StepRow(run_id, step, key, float(v), line=lineno, **axes))
+        if not rows:
+            continue
+        if step in by_step:
+            old_line, old_raw, _ = by_step[step]
+            parsed.rejects.append(
+                Reject(
+                    old_line, old_raw, f"step {step} logged again at line {lineno}; the later record is kept"
+                )
+            )
+        by_step[step] = (lineno, raw, rows)
+    metric_names: set[str] = set()
+    for _, _, rows in by_step.values():
+        parsed.steps.extend(rows)
+        metric_names.update(r.metric for r in rows)
     if not run.get("loss_metric") and run["kind"] == "pretrain":
         run["loss_metric"] = next((k for k in DEFAULT_LOSS_KEYS if k in metric_names), None)
     parsed.runs.append(run)

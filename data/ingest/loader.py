@@ -206,15 +206,19 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, sha: str) ->
             )
             _insert(con, "rejects", rdf)
         message = "; ".join(parsed.notes)
+        status = "loaded"
+        if parsed.runs and not good_runs:
+            status = "failed"
+            message = "nothing loaded: every run id in this file was already ingested from another file"
         con.execute(
-            "INSERT INTO ingest_files VALUES (?, ?, ?, ?, 'loaded', ?, ?, ?, ?, ?)",
-            [fid, path, sha, parsed.format, len(good_runs), n_rows, len(rejects), message or None, t],
+            "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [fid, path, sha, parsed.format, status, len(good_runs), n_rows, len(rejects), message or None, t],
         )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return FileOutcome(path, "loaded", parsed.format, len(good_runs), n_rows, len(rejects), message)
+    return FileOutcome(path, status, parsed.format, len(good_runs), n_rows, len(rejects), message)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

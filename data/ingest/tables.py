@@ -59,7 +59,10 @@ def read_table_as_text(path: Path) -> tuple[pl.DataFrame, int]:
             df = pl.read_csv(path, infer_schema=False, null_values=[""], raise_if_empty=True)
             offset = 2
     except Exception as e:  # polars raises several exception types for malformed input
-        raise UnparseableFileError(str(path), f"cannot be read as a table: {type(e).__name__}: {e}") from e
+        msg = str(e).split("\n")[0]
+        if "more fields than defined" in msg:
+            msg = "a row has more fields than the header (ragged CSV); fix or quote that row"
+        raise UnparseableFileError(str(path), f"cannot be read as a table: {msg}") from e
     if df.height == 0:
         raise UnparseableFileError(str(path), "table has a header but no rows")
     df = df.rename({c: c.strip() for c in df.columns})
@@ -153,8 +156,21 @@ def _parse_run_table(parsed: ParsedFile, df: pl.DataFrame, default_source: str) 
         )
     reserved = set(RUN_COLUMNS) | {"final_loss", "_line"}
     numeric_cols = [c for c in (*_RUN_FLOAT, *_RUN_INT, "final_loss") if c in df.columns]
+    for c in [c for c in _RUN_INT if c in df.columns]:
+        bad = _bad_cast(df, c, pl.Int64)
+        if bad.any():
+            for row in df.filter(bad).iter_rows(named=True):
+                parsed.rejects.append(
+                    Reject(
+                        int(row["_line"]),
+                        json.dumps({"run_id": row["run_id"], c: row[c]}),
+                        f"column '{c}': '{row[c]}' is not an integer; value dropped, run loaded",
+                    )
+                )
+            df = df.with_columns(pl.when(bad).then(None).otherwise(pl.col(c)).alias(c))
+    numeric_cols = [c for c in numeric_cols if c not in _RUN_INT]
     for c in numeric_cols:
-        dtype = pl.Int64 if c in _RUN_INT else pl.Float64
+        dtype = pl.Float64
         df = _reject_rows(
             parsed, df, _bad_cast(df, c, dtype), f"column '{c}': value '{{{c}}}' is not a number"
         )
@@ -212,6 +228,11 @@ def _parse_eval_table(parsed: ParsedFile, df: pl.DataFrame, fmt: str, default_so
             df = _reject_rows(
                 parsed, df, _bad_cast(df, c, pl.Int64), f"column '{c}': '{{{c}}}' is not an integer"
             )
+        key = [c for c in ("run_id", "problem_id", "setting") if c in df.columns]
+        dup = df.select(pl.struct(key).is_duplicated() & ~pl.struct(key).is_first_distinct()).to_series()
+        df = _reject_rows(
+            parsed, df, dup, "duplicate problem '{problem_id}' for this run in this file (first kept)"
+        )
         n = df["n_samples"].cast(pl.Int64)
         c_ = df["n_correct"].cast(pl.Int64)
         df = _reject_rows(
