@@ -27,16 +27,21 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
         cur.close()
 
 
+def _where(where: str | None) -> str:
+    """`` AND (<user filter>)`` or empty; the filter must be one expression (no statement separator)."""
+    if not where:
+        return ""
+    if ";" in where:
+        raise ValueError(f"--where must be one SQL expression, got {where!r}")
+    return f" AND ({where})"
+
+
 def _filtered(view: str, source: str | None, where: str | None, order: str) -> tuple[str, list]:
     sql, params = f"SELECT * FROM {view} WHERE TRUE", []
     if source:
         sql += " AND source = ?"
         params.append(source)
-    if where:
-        if ";" in where:
-            raise ValueError(f"--where must be one SQL expression, got {where!r}")
-        sql += f" AND ({where})"
-    return sql + f" ORDER BY {order}", params
+    return sql + _where(where) + f" ORDER BY {order}", params
 
 
 def run_counts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -173,11 +178,7 @@ def rl_curves(
     if run_ids:
         sql += " AND run_id IN (SELECT unnest(?::VARCHAR[]))"
         params.append(run_ids)
-    if where:
-        if ";" in where:
-            raise ValueError(f"--where must be one SQL expression, got {where!r}")
-        sql += f" AND ({where})"
-    return _frame(con, sql + " ORDER BY run_id, step", params)
+    return _frame(con, sql + _where(where) + " ORDER BY run_id, step", params)
 
 
 def eval_by_problem(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
@@ -194,11 +195,7 @@ def eval_configs(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl
 
 def eval_samples(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
     """Per-answer rows (without ``extra_json``), optionally filtered."""
-    sql = "SELECT * EXCLUDE (extra_json, file_id) FROM eval_samples WHERE TRUE"
-    if where:
-        if ";" in where:
-            raise ValueError(f"--where must be one SQL expression, got {where!r}")
-        sql += f" AND ({where})"
+    sql = "SELECT * EXCLUDE (extra_json, file_id) FROM eval_samples WHERE TRUE" + _where(where)
     return _frame(con, sql + " ORDER BY run_id, problem_id, sample_idx")
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import duckdb
 import polars as pl
 
-from data.ingest.records import RUN_COLUMNS, ParsedFile, Reject
+from data.ingest.records import EVAL_SAMPLE_COLUMNS, RUN_COLUMNS, ParsedFile, Reject
 
 _RUN_SCHEMA: dict[str, pl.DataType] = {c: pl.String for c in RUN_COLUMNS}
 _RUN_SCHEMA.update(
@@ -33,27 +33,7 @@ _METRIC_COLS = (
     "metric",
     "value",
 )
-_EVAL_SAMPLE_COLS = (
-    "run_id",
-    "model",
-    "benchmark",
-    "problem_id",
-    "sample_idx",
-    "correct",
-    "answer",
-    "setting",
-    "setting_knob",
-    "setting_value",
-    "input_tokens",
-    "reasoning_tokens",
-    "response_tokens",
-    "completion_tokens",
-    "output_tokens",
-    "latency_s",
-    "cost_usd",
-    "n_tool_calls",
-    "extra_json",
-)
+_EVAL_SAMPLE_COLS = EVAL_SAMPLE_COLUMNS
 _EVAL_COUNT_COLS = ("run_id", "model", "benchmark", "problem_id", "setting", "n_samples", "n_correct")
 
 

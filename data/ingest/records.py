@@ -36,6 +36,33 @@ RUN_COLUMNS: tuple[str, ...] = (
 RUN_KINDS: tuple[str, ...] = ("pretrain", "rl", "eval")
 COMPUTE_SOURCES: tuple[str, ...] = ("6ND", "measured")
 
+#: Numeric columns of ``eval_samples`` (tokens are counts, latency in seconds, cost in US dollars).
+EVAL_NUMERIC_COLUMNS: tuple[str, ...] = (
+    "setting_value",
+    "input_tokens",
+    "reasoning_tokens",
+    "response_tokens",
+    "completion_tokens",
+    "output_tokens",
+    "latency_s",
+    "cost_usd",
+    "n_tool_calls",
+)
+#: Columns of ``eval_samples`` in table order (``file_id`` is added by the loader).
+EVAL_SAMPLE_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "model",
+    "benchmark",
+    "problem_id",
+    "sample_idx",
+    "correct",
+    "answer",
+    "setting",
+    "setting_knob",
+    *EVAL_NUMERIC_COLUMNS,
+    "extra_json",
+)
+
 #: Reserved keys of a step record: axes, not metrics.
 STEP_AXES: tuple[str, ...] = ("step", "tokens_seen", "flops_seen", "gpu_hours_seen", "wall_time_s")
 

@@ -15,6 +15,7 @@ import polars as pl
 from data.ingest.jsonl import fill_compute
 from data.ingest.records import (
     COMPUTE_SOURCES,
+    EVAL_NUMERIC_COLUMNS,
     RUN_COLUMNS,
     RUN_KINDS,
     ParsedFile,
@@ -25,17 +26,7 @@ from data.ingest.records import (
 
 _RUN_FLOAT = ("n_params", "n_params_nonembed", "n_tokens", "compute_flops", "budget_flops")
 _RUN_INT = ("seed", "n_gpus")
-_EVAL_FLOAT = (
-    "setting_value",
-    "input_tokens",
-    "reasoning_tokens",
-    "response_tokens",
-    "completion_tokens",
-    "output_tokens",
-    "latency_s",
-    "cost_usd",
-    "n_tool_calls",
-)
+_EVAL_FLOAT = EVAL_NUMERIC_COLUMNS
 _EVAL_TEXT = ("run_id", "model", "benchmark", "problem_id", "answer", "setting", "setting_knob")
 _TRUE = {"true", "t", "1", "yes", "y", "1.0"}
 _FALSE = {"false", "f", "0", "no", "n", "0.0"}
