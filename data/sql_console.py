@@ -13,6 +13,10 @@ import polars as pl
 from data.connect import open_ro
 
 
+class SqlError(ValueError):
+    """The query failed: syntax error, missing table, a write refused by the read-only connection, file access."""
+
+
 class QueryTimeout(RuntimeError):
     """The query ran longer than the time limit and was interrupted."""
 
@@ -33,8 +37,8 @@ def run_sql(db_path: str | Path, sql: str, *, timeout_s: float = 5.0, max_rows: 
     ------
     QueryTimeout
         If the query exceeds ``timeout_s`` (it is interrupted).
-    duckdb.Error
-        Syntax errors, writes (refused by the read-only connection), missing tables.
+    SqlError
+        Syntax errors, writes (refused by the read-only connection), missing tables, access to other files.
     ValueError
         If ``sql`` is empty.
     """
@@ -58,6 +62,8 @@ def run_sql(db_path: str | Path, sql: str, *, timeout_s: float = 5.0, max_rows: 
         frame = rel.limit(max_rows + 1).pl()
     except duckdb.InterruptException as e:
         raise QueryTimeout(f"query interrupted after {timeout_s:g} s") from e
+    except duckdb.Error as e:
+        raise SqlError(f"{type(e).__name__}: {e}") from e
     finally:
         timer.cancel()
         con.close()

@@ -1,6 +1,63 @@
-"""Placeholder: being written."""
+"""SQL console: one read-only, time-limited, row-capped query over the store, and the public views."""
 
 import streamlit as st
 
-st.title("sql_console")
-st.info("Coming soon.")
+from app import cache
+from app.services.records import js_safe
+from data.sql_console import QueryTimeout, SqlError, run_sql
+
+DEFAULT_SQL = """-- Lowest final loss per pretraining source (nats per token)
+select source, count(*) as n_runs, min(final_loss) as min_final_loss, max(compute_flops) as max_compute_flops
+from v_final_loss
+where kind = 'pretrain'
+group by source
+order by n_runs desc"""
+
+st.title("SQL console")
+settings = cache.settings()
+st.caption(
+    f"Read-only connection: writes are refused. Queries stop after {settings.sql_timeout_s:g} s "
+    f"(SCALING_SQL_TIMEOUT_S) and return at most {settings.sql_max_rows:,} rows (SCALING_SQL_MAX_ROWS). "
+    "Query the public `v_*` views listed below; their names and columns are a stable interface."
+)
+with st.form("sql_console.form"):
+    sql = st.text_area("SQL", DEFAULT_SQL, height=180, key="sql_console.sql")
+    st.form_submit_button("Run query", type="primary")
+
+db_path = cache.db_state()[0]
+try:
+    res = run_sql(db_path, sql, timeout_s=settings.sql_timeout_s, max_rows=settings.sql_max_rows)
+except QueryTimeout as e:
+    st.error(f"Timed out: {e}. Aggregate in SQL or add a `where` / `limit`.")
+except ValueError as e:
+    st.error(f"Cannot run this: {e}.")
+except SqlError as e:
+    st.error(f"{type(e).__name__}: {e}")
+except Exception as e:  # the console must never raise into the page
+    st.error(f"Query failed ({type(e).__name__}): {e}")
+else:
+    c1, c2 = st.columns(2)
+    c1.metric("rows returned", f"{res.frame.height:,}")
+    c2.metric("elapsed (s)", f"{res.elapsed_s:.3f}")
+    if res.truncated:
+        st.warning(
+            f"Result truncated at {settings.sql_max_rows:,} rows; more rows matched. Aggregate, filter or "
+            "add a `limit`."
+        )
+    if res.frame.width == 0:
+        st.info("The statement returned no result set.")
+    else:
+        frame, as_text = js_safe(res.frame)
+        st.dataframe(frame, hide_index=True, key="sql_console.result")
+        if as_text:
+            st.caption(
+                f"Shown as text (6 significant digits) because they exceed 2^53, the largest number the table "
+                f"widget displays exactly: {', '.join(as_text)}. `scaling sql --csv` prints full values."
+            )
+
+st.subheader("Public views")
+views = cache.service("app.services.records:public_views")
+for row in views.iter_rows(named=True):
+    st.markdown(f"- **`{row['view']}`**: {row['description']}")
+with st.expander("Columns of each view"):
+    st.dataframe(views, hide_index=True, key="sql_console.views")

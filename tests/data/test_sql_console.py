@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from data.connect import open_rw
 from data.migrate import migrate
-from data.sql_console import QueryTimeout, run_sql
+from data.sql_console import QueryTimeout, SqlError, run_sql
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def test_row_cap_reports_truncation(db):
     ["COPY (SELECT 1) TO '{tmp}/leak.csv'", "SELECT * FROM read_text('/etc/passwd')", "INSERT INTO fits VALUES (1)"],
 )
 def test_no_writes_and_no_other_files(db, tmp_path, sql):
-    with pytest.raises(duckdb.Error):
+    with pytest.raises(SqlError):
         run_sql(db, sql.format(tmp=tmp_path))
     assert not (tmp_path / "leak.csv").exists()
 
