@@ -168,7 +168,7 @@ def fit_pretraining(
     sel = dict(selection or {})
     sel.setdefault("n_runs", points.height)
     return PretrainingFit(
-        law, sel, points, fp, result, bt, checklist(law, points, fp, result, sel, method, delta, bt)
+        law, sel, points, fp, result, bt, checklist(law, points, fp, result, sel, method, delta, bt, seed)
     )
 
 
@@ -354,7 +354,7 @@ def allocation_table(result: FitResult, budgets: list[float] | tuple[float, ...]
     return df
 
 
-def checklist(law, points, fp, result, selection, method, delta, bt) -> dict[str, Any]:
+def checklist(law, points, fp, result, selection, method, delta, bt, seed: int = 0) -> dict[str, Any]:
     """Reporting checklist of Li et al. (2025), arXiv:2502.18969 (METHODS.md s.4), filled for one fit."""
     n_min = points["n_params"].min() if "n_params" in points.columns else None
     n_max = points["n_params"].max() if "n_params" in points.columns else None
@@ -379,7 +379,8 @@ def checklist(law, points, fp, result, selection, method, delta, bt) -> dict[str
         "optimizer": f"{result.optimizer or method}; {result.n_starts} starts; grad norm "
         + (f"{result.grad_norm:.2e}" if result.grad_norm is not None else "n/a"),
         "uncertainty": (
-            f"bootstrap over runs, {result.bootstrap.n} replicates, seed {result.bootstrap.seed}"
+            f"bootstrap over runs, {result.bootstrap.n} replicates, seed {seed} (child seed "
+            f"{result.bootstrap.seed} regenerates the resamples)"
             if result.bootstrap
             else "none requested"
         ),

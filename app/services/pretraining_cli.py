@@ -47,7 +47,8 @@ def run(con, args) -> tuple[dict[str, Any], list[dict]]:
     if r.bootstrap is not None:
         payload["bootstrap"] = {
             "n": r.bootstrap.n,
-            "seed": r.bootstrap.seed,
+            "seed": args.seed,
+            "child_seed": r.bootstrap.seed,
             "n_failed": r.bootstrap.n_failed(),
             "intervals_95": r.bootstrap.intervals(0.95),
         }
