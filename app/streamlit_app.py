@@ -19,7 +19,22 @@ st.set_page_config(page_title="Scaling dashboard", page_icon=":material/show_cha
 PAGES = {
     "Data": [st.Page("app_pages/overview.py", title="Overview", icon=":material/table_view:", default=True)],
     "Pretraining": [
-        st.Page("app_pages/pretraining.py", title="Pretraining fit", icon=":material/trending_down:")
+        st.Page("app_pages/pretraining.py", title="Pretraining fit", icon=":material/trending_down:"),
+        st.Page(
+            "app_pages/compute_optimal.py", title="Compute-optimal: 3 approaches", icon=":material/balance:"
+        ),
+        st.Page("app_pages/data_mix.py", title="Data-mix comparison", icon=":material/compare_arrows:"),
+        st.Page("app_pages/inference_sizing.py", title="Inference-aware sizing", icon=":material/calculate:"),
+    ],
+    "RL post-training": [
+        st.Page("app_pages/rl.py", title="RL compute scaling", icon=":material/model_training:")
+    ],
+    "Test-time": [
+        st.Page("app_pages/test_time.py", title="Test-time reasoning", icon=":material/psychology:")
+    ],
+    "Records": [
+        st.Page("app_pages/fits.py", title="Stored fits", icon=":material/inventory_2:"),
+        st.Page("app_pages/sql_console.py", title="SQL console", icon=":material/terminal:"),
     ],
 }
 
