@@ -27,6 +27,7 @@ from analysis.errors import FitError, InsufficientDataError
 from analysis.results import Bootstrap, FitResult
 
 __all__ = [
+    "RECIPE_VERDICTS",
     "bootstrap_sigmoid",
     "compare_recipes",
     "compute_to_target",
@@ -713,6 +714,47 @@ def _disjoint(lo1: float, hi1: float, lo2: float, hi2: float) -> bool | None:
     return hi1 < lo2 or hi2 < lo1
 
 
+#: Colour classes of :func:`compare_recipes` verdicts (``verdict`` column), best first.
+RECIPE_VERDICTS: tuple[str, ...] = (
+    "baseline",
+    "better",
+    "trade-off",
+    "slower",
+    "worse",
+    "no significant difference",
+)
+
+
+def _recipe_label(ceiling: int, faster: list[str], slower: list[str]) -> tuple[str, str]:
+    """(label, verdict) from the ceiling direction (+1/0/-1) and the significant efficiency changes."""
+    fast, slow = ", ".join(faster), ", ".join(slower)
+    if faster and slower:
+        eff = f"mixed efficiency ({fast}; {slow})"
+    elif faster:
+        eff = f"faster ({fast})"
+    elif slower:
+        eff = f"slower ({slow})"
+    else:
+        eff = ""
+    if ceiling > 0:
+        if faster and not slower:
+            return "both", "better"
+        if not eff:
+            return "ceiling-raiser", "better"
+        return f"ceiling-raiser, {eff}", "trade-off"
+    if ceiling < 0:
+        if faster and not slower:
+            return f"{eff}, lower ceiling", "trade-off"
+        return ("worse (lower ceiling)" + (f", {eff}" if eff else "")), "worse"
+    if faster and not slower:
+        return "efficiency-raiser", "better"
+    if slower and not faster:
+        return f"{eff}, ceiling not significantly different", "slower"
+    if eff:
+        return f"{eff}, ceiling not significantly different", "trade-off"
+    return "no significant difference", "no significant difference"
+
+
 def compare_recipes(
     fits: Mapping[str, FitResult],
     *,
@@ -722,18 +764,43 @@ def compare_recipes(
     rel_noise_C_mid: float = 0.10,
     level: float = 0.95,
 ) -> pl.DataFrame:
-    """Compare fitted ScaleRL curves of recipe variants against a baseline.
+    """Compare fitted ScaleRL curves of recipe variants against a baseline: ceiling (A) vs efficiency (B, C_mid).
 
-    Decision rules (documented choices):
+    Significance rules (documented choices):
 
     * **A** differs iff |dA| > noise_A (ScaleRL's run-to-run margin, default 0.02) AND, when both
       fits carry bootstrap replicates, their ``level`` intervals of A do not overlap.
     * **B** differs iff |B_v / B_base - 1| > rel_noise_B AND (with bootstraps) B intervals are
       disjoint; **C_mid** likewise with rel_noise_C_mid.
-    * label: ``"ceiling-raiser"`` (A higher beyond noise), ``"efficiency-raiser"`` (higher B or
-      lower C_mid beyond noise, A not higher), ``"both"``, ``"worse"`` (a significant change only
-      in the wrong direction), else ``"no significant difference"``; the baseline row is
-      ``"baseline"``.
+
+    Each significant change has a direction. Ceiling: higher A is better. Efficiency: higher B
+    ("steeper B") or lower C_mid ("lower C_mid") is faster; lower B ("flatter B") or higher C_mid
+    ("higher C_mid") is slower. Only significant changes count; efficiency is "faster" when every
+    significant efficiency change is an improvement, "slower" when every one is a regression, "mixed"
+    when there are both.
+
+    Labels (``label``) and colour classes (``verdict``, one of :data:`RECIPE_VERDICTS`):
+
+    ==================  =====================  ====================================================  =========
+    ceiling (A)          efficiency            label                                                 verdict
+    ==================  =====================  ====================================================  =========
+    (baseline row)       --                    "baseline"                                            baseline
+    higher               faster                "both"                                                better
+    higher               none significant      "ceiling-raiser"                                      better
+    higher               slower / mixed        "ceiling-raiser, slower (higher C_mid)" etc.          trade-off
+    not significant      faster                "efficiency-raiser"                                   better
+    not significant      slower                "slower (higher C_mid), ceiling not significantly     slower
+                                               different"
+    not significant      mixed                 "mixed efficiency (...), ceiling not significantly    trade-off
+                                               different"
+    not significant      none significant      "no significant difference"                           no sig.
+    lower                faster                "faster (lower C_mid), lower ceiling" etc.            trade-off
+    lower                none / slower / mixed "worse (lower ceiling)" [+ ", slower (...)"]          worse
+    ==================  =====================  ====================================================  =========
+
+    Hence "worse" requires a significantly *lower* A: a variant whose A is higher than the baseline's
+    by more than noise_A is never "worse" (it is a ceiling-raiser when the intervals are disjoint,
+    otherwise its ceiling is "not significantly different").
 
     Parameters
     ----------
@@ -752,7 +819,7 @@ def compare_recipes(
     -------
     polars.DataFrame
         One row per variant: variant, A, A_lo, A_hi, B, B_lo, B_hi, C_mid, C_mid_lo, C_mid_hi,
-        dA, dB, C_mid_ratio, sig_A, sig_B, sig_C_mid, significant, label.
+        dA, dB, C_mid_ratio, sig_A, sig_B, sig_C_mid, significant, label, verdict.
 
     Raises
     ------
@@ -783,7 +850,7 @@ def compare_recipes(
         dA, dB, ratio = A - bA, B - bB, M / bM
         if name == baseline:
             sig_A = sig_B = sig_M = False
-            label = "baseline"
+            label = verdict = "baseline"
         else:
             dj = _disjoint(Alo, Ahi, *iv(base, "A"))
             sig_A = abs(dA) > noise_A and dj is not False
@@ -791,18 +858,14 @@ def compare_recipes(
             sig_B = abs(B / bB - 1) > rel_noise_B and dj is not False
             dj = _disjoint(Mlo, Mhi, *iv(base, "C_mid"))
             sig_M = abs(ratio - 1) > rel_noise_C_mid and dj is not False
-            ceiling = sig_A and dA > 0
-            eff = (sig_B and dB > 0) or (sig_M and ratio < 1)
-            if ceiling and eff:
-                label = "both"
-            elif ceiling:
-                label = "ceiling-raiser"
-            elif eff:
-                label = "efficiency-raiser"
-            elif sig_A or sig_B or sig_M:
-                label = "worse"
-            else:
-                label = "no significant difference"
+            faster = [
+                w for w, ok in (("steeper B", sig_B and dB > 0), ("lower C_mid", sig_M and ratio < 1)) if ok
+            ]
+            slower = [
+                w for w, ok in (("flatter B", sig_B and dB < 0), ("higher C_mid", sig_M and ratio > 1)) if ok
+            ]
+            ceiling = (1 if dA > 0 else -1) if sig_A else 0
+            label, verdict = _recipe_label(ceiling, faster, slower)
         rows.append(
             {
                 "variant": name,
@@ -813,6 +876,7 @@ def compare_recipes(
                 "sig_A": sig_A, "sig_B": sig_B, "sig_C_mid": sig_M,
                 "significant": bool(sig_A or sig_B or sig_M),
                 "label": label,
+                "verdict": verdict,
             }
         )  # fmt: skip
     return pl.DataFrame(rows)

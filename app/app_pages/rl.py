@@ -7,19 +7,26 @@ from app.services.rl import (
     DEFAULT_TRANSIENT_FRACTION,
     LABEL_COLUMNS,
     X_AXES,
+    comparison_confounds,
+    comparison_display,
     curve_frames,
     default_metric,
-    param_table,
+    param_display,
     points_frame,
+    pooled_note,
+    poorly_determined,
     recipe_comparison,
+    run_titles,
     scale_dependence,
     target_table,
     variant_names,
 )
 
-# Session-state keys of this page (to move into app/state.py as RL_* constants).
+# Widget keys of this page (to move into app/state.py as RL_* constants).
 K_METRIC, K_RUNS, K_X, K_CUT = "rl.metric", "rl.runs", "rl.x", "rl.transient_cut"
 K_BY, K_BASE, K_TARGET = "rl.compare_by", "rl.baseline", "rl.target"
+K_PARAMS, K_COMPARE = "rl.params", "rl.compare"
+NUM = st.column_config.NumberColumn
 
 st.title("RL post-training compute curves")
 metrics = cache.service("app.services.rl:list_metrics")["metric"].to_list()
@@ -61,41 +68,47 @@ unit = fits.unit
 
 curves, band, cuts = curve_frames(fits)
 st.altair_chart(
-    charts_rl.rl_curve_chart(
-        points_frame(fits), curves, band, cuts, unit=unit, metric=metric, title=f"{metric} vs RL compute"
-    ),
+    charts_rl.rl_curve_chart(points_frame(fits), curves, band, cuts, unit=unit, metric=metric),
     width="stretch",
 )
-caption = (
+st.caption(
     "Solid: ScaleRL sigmoid R = R0 + (A - R0)/(1 + (C_mid/C)^B) (Khatri et al. 2025, arXiv 2510.13786); dashed: "
     "ceiling-free power law R = R0 + k C^p; faded beyond the last point, with the 95% band of "
     f"{n_boot} bootstrap refits (resampling evaluation points, which are autocorrelated within a run, so the band "
     "is optimistic). Vertical rules: transient cut. The step-0 point (R0, compute 0) cannot sit on the log axis."
 )
-st.caption(caption)
-if x == "gpu_hours":
-    for note in cache.service("app.services.rl:gpu_hours_notes", tuple(picked)):
-        st.caption(f"GPU-hours: {note}.")
+if x == "gpu_hours" and (notes := cache.service("app.services.rl:gpu_hours_notes", tuple(picked))):
+    st.caption("GPU-hours: " + "; ".join(notes) + ".")
 
 st.subheader("Fitted parameters")
-table = param_table(fits)
-cols = st.columns(len(fits.runs))
-for col, f in zip(cols, fits.runs, strict=True):
+cols, names = st.columns(min(len(fits.runs), 4)), run_titles(fits)
+for i, f in enumerate(fits.runs):
     lo, hi = f.sigmoid.interval("A")
+    col = cols[i % len(cols)]
     col.metric(
-        f"A · {f.run_id}", f"{f.sigmoid.params['A']:.4f}",
-        help=f"95% bootstrap interval [{lo:.4f}, {hi:.4f}]" if lo == lo else "no bootstrap",
+        f"A · {names[f.run_id]}", f"{f.sigmoid.params['A']:.4f}",
+        help=f"Ceiling of {f.run_id}; 95% bootstrap interval [{lo:.4f}, {hi:.4f}]" if lo == lo else "no bootstrap",
     )  # fmt: skip
+    if names[f.run_id] != f.run_id:
+        col.caption(f.run_id)
 st.dataframe(
-    table.rename({c: f"{c} ({unit})" for c in ("C_mid", "C_mid_lo", "C_mid_hi")}),
-    hide_index=True, key="rl.params", width="stretch",
+    param_display(fits), hide_index=True, key=K_PARAMS, width="stretch",
+    column_config={
+        "R0": NUM(format="%.3f"), "A": NUM(format="%.3f"), "B": NUM(format="%.2f"),
+        f"C_mid ({unit})": NUM(format="%.3g"), "backtest MAE": NUM(format="%.3f"), "power-law p": NUM(format="%.2f"),
+    },
 )  # fmt: skip
 st.caption(
-    f"A, R0: pass-rate fractions; B: dimensionless; C_mid in {unit}. *_lo/*_hi: 95% bootstrap percentile "
-    "intervals. power_k, power_p: R = R0 + k C^p. backtest_mae: mean |predicted - observed| pass rate when "
-    "fitting the first half of the compute axis and predicting the second (ScaleRL's check). warning: A is "
-    "poorly determined (other ceilings fit about as well, or the curve has not saturated): read A with care."
+    f"A, R0 and backtest MAE: pass-rate fractions; B: dimensionless; C_mid in {unit}. 95% CI: bootstrap "
+    "percentile interval. A fits as well: ceilings whose best fit is about as good as the optimum. backtest MAE: "
+    "mean |predicted - observed| pass rate when fitting the first half of the compute axis and predicting the "
+    "second (ScaleRL's check). power-law p: exponent of the ceiling-free R = R0 + k C^p."
 )
+if weak := poorly_determined(fits):
+    st.warning(
+        f"A is poorly determined for {', '.join(names[r] for r in weak)}: other ceilings fit about as well "
+        "(range wider than ±0.02), the curve has not saturated. Read A and verdicts on A with care."
+    )
 for f in fits.runs:
     if f.R0_note != "initial evaluation (step 0)":
         st.warning(f"{f.run_id}: {f.R0_note}")
@@ -109,18 +122,33 @@ try:
 except ValueError as e:
     st.error(f"Cannot compare: {e}")
 else:
-    st.dataframe(comp, hide_index=True, key="rl.compare", width="stretch")
-    st.altair_chart(charts_rl.recipe_chart(comp), width="stretch")
+    st.dataframe(
+        comparison_display(comp, unit), hide_index=True, key=K_COMPARE, width="stretch",
+        column_config={
+            "A": NUM(format="%.3f"), "ΔA": NUM(format="%+.3f", help="A minus the baseline's A"),
+            f"C_mid ({unit})": NUM(format="%.3g"),
+            "C_mid ratio": NUM(format="%.2f", help="C_mid / the baseline's C_mid (> 1: slower)"),
+        },
+    )  # fmt: skip
+    st.altair_chart(charts_rl.recipe_chart(comp, unit=unit), width="content")
     st.caption(
-        "A differs when |dA| > 0.02 (ScaleRL's seed-to-seed margin) and the 95% intervals do not overlap; B and "
-        "C_mid when they change by > 10% with disjoint intervals. Higher A: ceiling-raiser; higher B or lower "
-        "C_mid: efficiency-raiser. Variants with several runs are fitted on pooled points."
+        "A differs when |ΔA| > 0.02 (ScaleRL's seed-to-seed margin) and the 95% intervals do not overlap; B and "
+        "C_mid when they change by > 10% with disjoint intervals. Higher A: higher ceiling; higher B or lower "
+        "C_mid: faster. Only a significantly lower A is called worse; a significant change in one direction and "
+        "another in the other is a trade-off. Variants with several runs are fitted on pooled points."
+        + (f" Pooled: {pooled}." if (pooled := pooled_note(comp)) else "")
     )
+    if confounds := comparison_confounds(fits, by):
+        st.warning(
+            f"These runs also differ in {', '.join(confounds)}: the differences are not due to {by} alone"
+            + (" (C_mid in GPU-hours also reflects each model's cost per step)." if x == "gpu_hours" else ".")
+        )
 sd = scale_dependence(fits)
 if sd["available"]:
+    msg = sd["message"]
     st.info(
-        f"Scale dependence: A changes by {sd['A_per_decade']:+.3f} per decade of N; C_mid ~ N^{sd['C_mid_exponent']:.2f}"
-        f". {sd['message']}."
+        f"Scale dependence: A changes by {sd['A_per_decade']:+.3f} per decade of N; C_mid ~ "
+        f"N^{sd['C_mid_exponent']:.2f}. {msg[:1].upper() + msg[1:]}."
     )
 else:
     st.caption(f"Scale dependence not shown: {sd['message']}.")

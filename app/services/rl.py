@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -375,6 +376,147 @@ def param_table(fits: RLFits) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def _ci(lo: float, hi: float, fmt: str) -> str:
+    """'lo – hi' or '—' when the bound is missing (no bootstrap); an infinite bound is 'unbounded'."""
+    if lo is None or hi is None or lo != lo or hi != hi:
+        return "—"
+    return f"{lo:{fmt}} – " + ("unbounded" if math.isinf(hi) else f"{hi:{fmt}}")
+
+
+def param_display(fits: RLFits) -> pl.DataFrame:
+    """The page's compact parameter table: one row per run, intervals as text, the noisy columns left out.
+
+    Parameters
+    ----------
+    fits : RLFits
+        Output of :func:`fit_runs`.
+
+    Returns
+    -------
+    polars.DataFrame, shape (n_runs, 10)
+        run (the short name of :func:`run_titles`), R0, A, "A 95% CI", "A fits as well" (the profile range of A
+        whose fit is about as good, ``extra["A_profile_range"]``), B, "C_mid (<unit>)", "C_mid 95% CI",
+        "backtest MAE", "power-law p". Numbers as in :func:`param_table` (A, R0 and the MAE are pass-rate
+        fractions; C_mid in ``fits.unit``); a missing interval or range is "—".
+    """
+    t = param_table(fits)
+    names = run_titles(fits)
+    prof = [tuple(f.sigmoid.extra.get("A_profile_range", ())) for f in fits.runs]
+    return pl.DataFrame(
+        {
+            "run": [names[r] for r in t["run_id"]],
+            "R0": t["R0"],
+            "A": t["A"],
+            "A 95% CI": [_ci(lo, hi, ".3f") for lo, hi in zip(t["A_lo"], t["A_hi"], strict=True)],
+            "A fits as well": [_ci(*r, ".3f") if len(r) == 2 else "—" for r in prof],
+            "B": t["B"],
+            f"C_mid ({fits.unit})": t["C_mid"],
+            "C_mid 95% CI": [_ci(lo, hi, ".3g") for lo, hi in zip(t["C_mid_lo"], t["C_mid_hi"], strict=True)],
+            "backtest MAE": t["backtest_mae"],
+            "power-law p": t["power_p"],
+        }
+    )
+
+
+def poorly_determined(fits: RLFits) -> list[str]:
+    """Runs whose ceiling A is poorly determined (``analysis.rl.fit_sigmoid`` says other A fit about as well).
+
+    Returns
+    -------
+    list of str
+        run_ids, in fit order.
+    """
+    return [f.run_id for f in fits.runs if f.sigmoid.message.startswith("A poorly determined")]
+
+
+def comparison_display(comp: pl.DataFrame, unit: str) -> pl.DataFrame:
+    """The page's recipe-comparison table from :func:`recipe_comparison`: readable columns, intervals as text.
+
+    Parameters
+    ----------
+    comp : polars.DataFrame
+        :func:`recipe_comparison` output.
+    unit : str
+        Compute unit of C_mid.
+
+    Returns
+    -------
+    polars.DataFrame, shape (n_variants, 7)
+        variant, A, "A 95% CI", "ΔA" (A - baseline A), "C_mid (<unit>)", "C_mid ratio" (C_mid / baseline C_mid),
+        verdict (the label of
+        ``analysis.rl.compare_recipes``). The member runs are left out (see :func:`pooled_note`).
+    """
+    out = pl.DataFrame(
+        {
+            "variant": comp["variant"],
+            "A": comp["A"],
+            "A 95% CI": [_ci(lo, hi, ".3f") for lo, hi in zip(comp["A_lo"], comp["A_hi"], strict=True)],
+            "ΔA": comp["dA"],
+            f"C_mid ({unit})": comp["C_mid"],
+            "C_mid ratio": comp["C_mid_ratio"],
+            "verdict": comp["label"],
+        }
+    )
+    return out
+
+
+def pooled_note(comp: pl.DataFrame) -> str:
+    """Which variants of a :func:`recipe_comparison` pool several runs, e.g. "X = run a + run b"; "" when none.
+
+    Parameters
+    ----------
+    comp : polars.DataFrame
+        :func:`recipe_comparison` output (columns variant, runs).
+
+    Returns
+    -------
+    str
+        "; "-joined "variant = run + run" items for the pooled variants.
+    """
+    return "; ".join(
+        f"{v} = {' + '.join(r.split(', '))}"
+        for v, r in zip(comp["variant"], comp["runs"], strict=True)
+        if ", " in r
+    )
+
+
+def run_titles(fits: RLFits) -> dict[str, str]:
+    """Short display names of the fitted runs: their recipe labels when those are present and distinct.
+
+    Parameters
+    ----------
+    fits : RLFits
+
+    Returns
+    -------
+    dict
+        run_id -> recipe label (e.g. ``"bsz512_p1024_r512"``), or run_id -> run_id for every run when some
+        recipe is missing or shared.
+    """
+    recipes = [f.labels.get("recipe") for f in fits.runs]
+    if all(recipes) and len(set(recipes)) == len(recipes):
+        return {f.run_id: str(r) for f, r in zip(fits.runs, recipes, strict=True)}
+    return {f.run_id: f.run_id for f in fits.runs}
+
+
+def comparison_confounds(fits: RLFits, by: str) -> list[str]:
+    """Label columns other than ``by`` that differ between the compared runs (base model, size, ...).
+
+    Parameters
+    ----------
+    fits : RLFits
+    by : str
+        The grouping label column (one of :data:`LABEL_COLUMNS`).
+
+    Returns
+    -------
+    list of str
+        Those of :data:`LABEL_COLUMNS` (except ``by``) with more than one distinct value among the runs:
+        a comparison "by recipe" of runs that also differ in base model does not isolate the recipe.
+    """
+    return [k for k in LABEL_COLUMNS if k != by and len({str(f.labels.get(k)) for f in fits.runs}) > 1]
+
+
 def curve_frames(
     fits: RLFits, *, extend: float = 4.0, n: int = 60
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -640,19 +782,28 @@ def gpu_hours_notes(con: duckdb.DuckDBPyConnection, run_ids: tuple[str, ...] | N
     Returns
     -------
     list of str
-        Distinct ledger notes (``queries.ingest_files`` message parts) that say how ``gpu_hours_seen`` was derived;
-        empty when the runs' logs carried GPU-hours themselves.
+        Distinct ledger notes (``queries.ingest_files`` message parts) that say how ``gpu_hours_seen`` was derived,
+        with the per-file GPU count "n_gpus (k)" collapsed to "n_gpus" so that logs differing only in their GPU
+        count give one note, the counts seen appended to the last note ("(n_gpus per log: 1 or 2)"); empty when
+        the runs' logs carried GPU-hours themselves.
     """
     runs = list_runs(con)
     if run_ids:
         runs = runs.filter(pl.col("run_id").is_in(list(run_ids)))
     files = set(runs["source_file"].to_list())
     led = queries.ingest_files(con).filter(pl.col("path").is_in(list(files)))
-    notes = []
+    notes, n_gpus = [], []
     for m in led["message"].to_list():
         for part in (m or "").split("; "):
-            if "gpu_hours_seen derived" in part and part not in notes:
+            if "gpu_hours_seen derived" not in part:
+                continue
+            n_gpus += re.findall(r"n_gpus \((\d+)\)", part)
+            part = re.sub(r"n_gpus \(\d+\)", "n_gpus", part)
+            if part not in notes:
                 notes.append(part)
+    counts = sorted({int(n) for n in n_gpus})
+    if notes and counts:
+        notes[-1] += f" (n_gpus per log: {' or '.join(str(n) for n in counts)})"
     return notes
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 from analysis.errors import InsufficientDataError
 from analysis.results import Bootstrap, FitResult
 from analysis.rl import (
+    RECIPE_VERDICTS,
+    SCALERL_NOISE_A,
     bootstrap_sigmoid,
     compare_recipes,
     compute_to_target,
@@ -274,9 +277,16 @@ def test_compare_recipes_labels_hand_made_example():
         "seed-noise": _fit(0.620, 1.95, 2600, sd, 5),  # within 0.02 / 10 %
         "wide": _fit(0.640, 1.92, 2542, (0.03, 0.05, 0.03), 6),  # dA > 0.02 but intervals overlap
         "worse": _fit(0.560, 1.92, 2542, sd, 7),
+        # dA = +0.05 beyond the margin but intervals overlap; C_mid 7x larger: slower, never "worse"
+        "late-wide": _fit(0.660, 1.92, 7 * 2542, (0.03, 0.05, 0.03), 8),
+        "late-high": _fit(0.660, 1.92, 7 * 2542, sd, 9),  # higher ceiling and slower: a trade-off
+        "early-low": _fit(0.560, 1.92, 1500, sd, 10),  # faster but lower ceiling
+        "late-low": _fit(0.560, 1.50, 7 * 2542, sd, 11),  # lower ceiling, flatter and later
+        "mixed": _fit(0.610, 2.40, 7 * 2542, sd, 12),  # steeper B but later C_mid
     }
     df = compare_recipes(fits, baseline="ScaleRL")
     label = dict(zip(df["variant"], df["label"], strict=True))
+    verdict = dict(zip(df["variant"], df["verdict"], strict=True))
     assert label == {
         "ScaleRL": "baseline",
         "fp32-head": "ceiling-raiser",
@@ -284,17 +294,77 @@ def test_compare_recipes_labels_hand_made_example():
         "both": "both",
         "seed-noise": "no significant difference",
         "wide": "no significant difference",
-        "worse": "worse",
+        "worse": "worse (lower ceiling)",
+        "late-wide": "slower (higher C_mid), ceiling not significantly different",
+        "late-high": "ceiling-raiser, slower (higher C_mid)",
+        "early-low": "faster (lower C_mid), lower ceiling",
+        "late-low": "worse (lower ceiling), slower (flatter B, higher C_mid)",
+        "mixed": "mixed efficiency (steeper B; higher C_mid), ceiling not significantly different",
     }
+    assert verdict == {
+        "ScaleRL": "baseline",
+        "fp32-head": "better",
+        "pipeline-8": "better",
+        "both": "better",
+        "seed-noise": "no significant difference",
+        "wide": "no significant difference",
+        "worse": "worse",
+        "late-wide": "slower",
+        "late-high": "trade-off",
+        "early-low": "trade-off",
+        "late-low": "worse",
+        "mixed": "trade-off",
+    }
+    assert set(verdict.values()) <= set(RECIPE_VERDICTS)
+    # the rule the page relies on: A higher beyond the noise margin is never labelled worse
+    up = df.filter(df["dA"] > SCALERL_NOISE_A)
+    assert up.height == 5 and not any(lab.startswith("worse") for lab in up["label"])
     row = df.filter(df["variant"] == "fp32-head").row(0, named=True)
     assert row["dA"] == pytest.approx(0.04) and row["significant"] and row["A_lo"] < 0.65 < row["A_hi"]
+    row = df.filter(df["variant"] == "late-wide").row(0, named=True)
+    assert row["dA"] == pytest.approx(0.05) and not row["sig_A"] and row["sig_C_mid"]
+    assert row["C_mid_ratio"] == pytest.approx(7.0)
     # without bootstraps the thresholds alone decide
     plain = compare_recipes(
         {k: _fit(*(f.params[p] for p in ("A", "B", "C_mid"))) for k, f in fits.items()}, baseline="ScaleRL"
     )
-    assert dict(zip(plain["variant"], plain["label"], strict=True))["wide"] == "ceiling-raiser"
+    plain_label = dict(zip(plain["variant"], plain["label"], strict=True))
+    assert plain_label["wide"] == "ceiling-raiser"
+    assert plain_label["late-wide"] == "ceiling-raiser, slower (higher C_mid)"
     with pytest.raises(ValueError, match="baseline 'nope' not among fits"):
         compare_recipes(fits, baseline="nope")
+
+
+def test_compare_recipes_real_verl_runs(samples):
+    """The three bundled verl PPO runs, fitted as the RL page does (cut 10 % of max GPU-hours, 20 replicates)."""
+    fits = {}
+    for name, short in (
+        ("Qwen2.5-0.5B-bsz256_2-prompt1024-resp512-0.567.log", "bsz256_p1024_r512"),
+        ("Qwen2.5-0.5B-bsz256_2-prompt512-resp256-0.538.log", "bsz256_p512_r256"),
+        ("gemma-2-2b-it-ppo-bsz512_4-prompt1024-resp-512-0.640.log", "bsz512_p1024_r512"),
+    ):
+        C, R = _val_curve(samples, name)
+        cut = 0.1 * C.max()
+        fit = fit_sigmoid(C, R, R0=R[0], transient_cut=cut)
+        boot = bootstrap_sigmoid(C, R, R0=R[0], n_boot=20, rng=np.random.default_rng(0), transient_cut=cut)
+        fits[short] = dataclasses.replace(fit, bootstrap=boot)
+    df = compare_recipes(fits, baseline="bsz256_p1024_r512")
+    rows = {r["variant"]: r for r in df.iter_rows(named=True)}
+    gem, qsmall = rows["bsz512_p1024_r512"], rows["bsz256_p512_r256"]
+    # Gemma: A 0.631 vs 0.577 (+0.054 > 0.02) but the 95% intervals overlap; C_mid 1.09 vs 0.149 GPU-h (7.3x)
+    assert gem["A"] == pytest.approx(0.6309, abs=0.002) and gem["dA"] == pytest.approx(0.0542, abs=0.003)
+    assert gem["A_lo"] < rows["bsz256_p1024_r512"]["A_hi"]
+    assert gem["C_mid_ratio"] == pytest.approx(7.33, rel=0.03)
+    assert gem["label"] == "slower (higher C_mid), ceiling not significantly different"
+    assert gem["verdict"] == "slower"
+    # Qwen with 512/256-token prompts/responses plateaus lower: A 0.532, interval [0.528, 0.546] below 0.562
+    assert qsmall["A"] == pytest.approx(0.5324, abs=0.002)
+    assert qsmall["label"] == "worse (lower ceiling)" and qsmall["verdict"] == "worse"
+    # against the 0.538 run as baseline, Gemma's higher ceiling is significant and it is slower: a trade-off
+    other = compare_recipes(fits, baseline="bsz256_p512_r256")
+    lab = dict(zip(other["variant"], other["label"], strict=True))
+    assert lab["bsz512_p1024_r512"] == "ceiling-raiser, slower (higher C_mid)"
+    assert lab["bsz256_p1024_r512"] == "ceiling-raiser"
 
 
 # ------------------------------------------------------------------ scale dependence

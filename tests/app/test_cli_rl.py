@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from analysis.rl import RECIPE_VERDICTS
 from app.cli import main
 from data.connect import open_ro
 from data.fits import list_fits, load_fit
@@ -48,6 +49,12 @@ def test_fit_rl_json_and_stored_records(db, capsys):
         "bsz256_p512_r256",
         "bsz512_p1024_r512",
     }
+    comp = {v["variant"]: v for v in payload["recipe_comparison"]}
+    assert [v for v, r in comp.items() if r["label"] == "baseline"] == ["bsz256_p1024_r512"]  # first variant
+    assert set(r["verdict"] for r in comp.values()) <= set(RECIPE_VERDICTS)
+    # Gemma's A is 0.054 above the baseline's (beyond the 0.02 margin): never "worse", whatever 5 replicates give
+    assert comp["bsz512_p1024_r512"]["dA"] == pytest.approx(0.054, abs=0.003)
+    assert comp["bsz512_p1024_r512"]["verdict"] != "worse"
     assert payload["scale_dependence"]["available"] and payload["scale_dependence"]["n_sizes"] == 2
     assert len(payload["fit_ids"]) == 6  # sigmoid + power law per run
 
