@@ -3,12 +3,85 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import polars as pl
 import streamlit as st
 
 from analysis.results import FitResult
 from app import charts
+from app.services.records import js_safe
+
+__all__ = ["js_safe", "human", "sci", "as_text", "ci_text", "metric_grid"]
+
+_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def human(v: float | None, digits: int = 4) -> str:
+    """A count with a B/T-style suffix and ``digits`` significant digits: 7.12e9 -> "7.12B", 1.295e12 -> "1.295T".
+
+    Parameters
+    ----------
+    v : float or None
+        Any number (parameters, tokens); values >= 1e15 fall back to scientific notation.
+    digits : int
+        Significant digits.
+
+    Returns
+    -------
+    str
+        "" for None or NaN; "inf" / "-inf" as such.
+    """
+    if v is None or v != v:
+        return ""
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    a = abs(v)
+    if a >= 1e15:
+        return sci(v, digits - 1)
+    for scale, suffix in _SUFFIXES:
+        if a >= scale:
+            return f"{v / scale:.{digits}g}{suffix}"
+    return f"{v:.{digits}g}"
+
+
+def sci(v: float | None, digits: int = 3) -> str:
+    """Scientific notation with ``digits`` decimals (FLOPs): 8.3812e22 -> "8.381e+22"; "" for None or NaN."""
+    if v is None or v != v:
+        return ""
+    return f"{v:.{digits}e}"
+
+
+def as_text(frame: pl.DataFrame, formats: dict[str, Callable[[float], str]]) -> pl.DataFrame:
+    """Columns of ``frame`` rewritten as text with the given formatter (e.g. ``human``, ``sci``); same shape.
+
+    Big numbers (> 2^53) shown as text are neither greyed by Streamlit nor shown with spurious decimals.
+    Columns absent from ``frame`` are ignored; nulls and NaN become "".
+    """
+    return frame.with_columns(
+        pl.col(c).map_elements(fn, return_dtype=pl.String, skip_nulls=False).alias(c)
+        for c, fn in formats.items()
+        if c in frame.columns
+    )
+
+
+def ci_text(col: str, fmt: Callable[[float], str], when: pl.Expr | None = None) -> pl.Expr:
+    """Text "value [lo, hi]" of columns ``col``, ``col_lo``, ``col_hi`` (formatted with ``fmt``), named ``col``.
+
+    Rows where ``when`` is false get "" (e.g. approaches that do not apply, whose values are NaN).
+    """
+    parts = [pl.col(c).map_elements(fmt, return_dtype=pl.String) for c in (col, f"{col}_lo", f"{col}_hi")]
+    text = pl.format("{} [{}, {}]", *parts)
+    return (text if when is None else pl.when(when).then(text).otherwise(pl.lit(""))).alias(col)
+
+
+def metric_grid(items: Sequence[tuple[str, str, str | None]], per_row: int = 4) -> None:
+    """``st.metric`` tiles in rows of at most ``per_row``: items are (label, value, help or None)."""
+    for start in range(0, len(items), per_row):
+        row = items[start : start + per_row]
+        cols = st.columns(per_row)
+        for col, (label, value, help_) in zip(cols, row, strict=False):
+            col.metric(label, value, help=help_)
 
 
 def _quote(v: str) -> str:
@@ -65,7 +138,13 @@ def flops_input(label: str, default: str, *, key: str) -> float | None:
 
 
 def param_table(r: FitResult) -> pl.DataFrame:
-    """Parameters and derived quantities with 95% bootstrap intervals."""
+    """Parameters and derived quantities with 95% bootstrap intervals.
+
+    Returns
+    -------
+    polars.DataFrame
+        name, kind ("parameter" / "derived"), value, ci95_lo, ci95_hi (NaN without replicates); one row each.
+    """
     rows = []
     for kind, d in (("parameter", r.params), ("derived", r.derived)):
         for k, v in d.items():

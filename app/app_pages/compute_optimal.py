@@ -17,7 +17,12 @@ sources = cache.q("pretrain_sources")
 if sources.height == 0:
     st.info("No pretraining runs yet. Ingest some (see README, 'Using your own logs').")
     st.stop()
-source = st.selectbox("Source", sources["source"].to_list(), key=K + "source")
+# default: the source where most approaches apply (isoFLOP budgets, per-step curves), single corpus first
+ranked = sources.with_columns(
+    ((pl.col("n_isoflop_points") > 0).cast(pl.Int8) + (pl.col("n_curves") > 0).cast(pl.Int8)).alias("score")
+).sort(["score", "n_corpora", "source"], descending=[True, False, False])
+names = sources["source"].to_list()
+source = st.selectbox("Source", names, index=names.index(ranked["source"][0]), key=K + "source")
 points = cache.q("pretrain_points", source, None)
 c1, c2 = st.columns(2)
 corpora = sorted({c for c in points["corpus"].to_list() if c is not None})
@@ -75,28 +80,63 @@ ok = table.filter(pl.col("status") == "ok")
 if ok.height == 0:
     st.error("No approach applies to this selection: " + "; ".join(table["reason"].to_list()))
     st.stop()
-cols = st.columns(ok.height)
-for col, row in zip(cols, ok.iter_rows(named=True), strict=True):
+st.subheader(f"Exponents and N_opt at C = {budget:.3g} FLOPs")
+tiles = []
+for row in ok.iter_rows(named=True):
     tag = "Approach " + row["approach"].split(":")[0] + (" lbfgs" if "lbfgs" in row["approach"] else "")
-    col.metric(f"a ({tag})", f"{row['a']:.3f}", help=f"95% interval [{row['a_lo']:.3f}, {row['a_hi']:.3f}]")
-    col.metric(f"b ({tag})", f"{row['b']:.3f}", help=f"95% interval [{row['b_lo']:.3f}, {row['b_hi']:.3f}]")
-    col.metric(f"N_opt at {budget:.3g} FLOPs ({tag})", f"{row['N_opt']:.3e}")
+    tiles += [
+        (
+            f"a ({tag})",
+            f"{row['a']:.3f}",
+            f"N_opt ~ C^a; 95% interval [{row['a_lo']:.3f}, {row['a_hi']:.3f}]",
+        ),
+        (
+            f"b ({tag})",
+            f"{row['b']:.3f}",
+            f"D_opt ~ C^b; 95% interval [{row['b_lo']:.3f}, {row['b_hi']:.3f}]",
+        ),
+        (
+            f"N_opt at {budget:.3g} FLOPs ({tag})",
+            widgets.human(row["N_opt"]),
+            f"{row['N_opt']:.4e} params; 95% interval [{widgets.human(row['N_opt_lo'])}, "
+            f"{widgets.human(row['N_opt_hi'])}]",
+        ),
+    ]
+widgets.metric_grid(tiles, per_row=3)
 for row in table.filter(pl.col("status") != "ok").iter_rows(named=True):
     st.info(f"{row['approach']}: not applicable -- {row['reason']}")
 
 st.subheader("Comparison")
+ok_row = pl.col("status") == "ok"
 st.dataframe(
-    table.rename(
-        {
-            "N_opt": "N_opt (params)",
-            "N_opt_lo": "N_opt lo (params)",
-            "N_opt_hi": "N_opt hi (params)",
-            "D_opt": "D_opt (tokens)",
-            "n_points": "points (runs or budgets)",
-        }
+    table.select(
+        "approach",
+        widgets.ci_text("a", lambda v: f"{v:.3f}", ok_row),
+        widgets.ci_text("b", lambda v: f"{v:.3f}", ok_row),
+        widgets.ci_text("N_opt", widgets.human, ok_row),
+        pl.col("D_opt").map_elements(widgets.human, return_dtype=pl.String),
+        "n_points",
     ),
     hide_index=True,
+    width="stretch",
     key=K + "table",
+    column_config={
+        "approach": st.column_config.TextColumn("approach", width="medium"),
+        "a": "a [95%]",
+        "b": "b [95%]",
+        "N_opt": "N_opt (params) [95%]",
+        "D_opt": "D_opt (tokens)",
+        "n_points": st.column_config.NumberColumn(
+            "points", help="runs (Approaches 1, 3) or budgets (Approach 2)"
+        ),
+    },
+)
+st.caption(
+    "  \n".join(
+        f"**{r['approach']}**: {r['method']}"
+        + (f"; uncertainty: {r['uncertainty']}" if r["uncertainty"] else "")
+        for r in ok.iter_rows(named=True)
+    )
 )
 st.caption(
     f"Intervals: 95% percentile. Approach 1: {res.notes['approach1']}. Approach 2: {res.notes['approach2']}. a, b are dimensionless; N_opt and D_opt at "
@@ -114,4 +154,23 @@ if res.profiles.height:
         cp.isoflop_profiles(res.profiles, res.minima, title="final loss vs N per budget (vertices marked)"),
         width="stretch",
     )
-    st.dataframe(res.minima, hide_index=True, key=K + "minima")
+    st.dataframe(
+        widgets.as_text(
+            res.minima.select(
+                c
+                for c in ("C", "N_opt", "D_opt", "L_opt", "tokens_per_param", "n_points", "status")
+                if c in res.minima.columns
+            ),
+            {"C": lambda v: widgets.sci(v, 2), "N_opt": widgets.human, "D_opt": widgets.human},
+        ),
+        hide_index=True,
+        key=K + "minima",
+        column_config={
+            "C": "budget C (FLOPs)",
+            "N_opt": "vertex N_opt (params)",
+            "D_opt": "D_opt (tokens)",
+            "L_opt": st.column_config.NumberColumn("L_opt (nats/token)", format="%.4f"),
+            "tokens_per_param": st.column_config.NumberColumn("tokens / param", format="%.1f"),
+            "n_points": "runs in parabola",
+        },
+    )

@@ -29,9 +29,11 @@ recipes = (
     .sort(["n", "recipe"], descending=[True, False])["recipe"]
     .to_list()
 )
-c1, c2, c3 = st.columns(3)
-with c1:
-    recipe = st.selectbox("Runs (recipe)", recipes + ["all"], key=K + "recipe") if len(recipes) > 1 else None
+c1, c2, c3 = st.columns(3) if len(recipes) > 1 else (None, *st.columns(2))
+recipe = None
+if c1 is not None:
+    with c1:
+        recipe = st.selectbox("Runs (recipe)", recipes + ["all"], key=K + "recipe")
 with c2:
     reference = st.selectbox("Reference corpus", corpora, key=K + "reference")
 with c3:
@@ -66,12 +68,37 @@ for col, row in zip(cols, others.iter_rows(named=True), strict=False):
     )
     if row["reason"] != "ok":
         col.caption(row["reason"])
+shown = t.select(
+    "mix",
+    "multiplier",
+    pl.format("[{}, {}]", *(pl.col(c).round(3) for c in ("multiplier_lo", "multiplier_hi"))).alias("mult_ci"),
+    "L",
+    "E",
+    pl.format("[{}, {}]", *(pl.col(c).round(3) for c in ("E_lo", "E_hi"))).alias("E_ci"),
+    "A",
+    "alpha",
+    pl.format("[{}, {}]", *(pl.col(c).round(4) for c in ("alpha_lo", "alpha_hi"))).alias("alpha_ci"),
+    "n_points",
+    *(["reason"] if (t["reason"] != "ok").any() else []),  # only when a fit is not usable
+)
 st.dataframe(
-    t.rename(
-        {"C": "C (FLOPs)", "E": "E (nats/token)", "L": "L at C (nats/token)", "n_points": "frontier points"}
-    ),
+    shown,
     hide_index=True,
+    width="stretch",
     key=K + "table",
+    column_config={
+        "mix": "corpus",
+        "multiplier": st.column_config.NumberColumn(f"multiplier vs {res.reference}", format="%.3g"),
+        "mult_ci": "multiplier 95%",
+        "L": st.column_config.NumberColumn(f"L at {budget:.3g} FLOPs (nats/token)", format="%.4f"),
+        "E": st.column_config.NumberColumn("E (nats/token)", format="%.4f"),
+        "E_ci": "E 95%",
+        "A": st.column_config.NumberColumn("A", format="%.4g"),
+        "alpha": st.column_config.NumberColumn("alpha", format="%.4f"),
+        "alpha_ci": "alpha 95%",
+        "n_points": "frontier points",
+        "reason": "status",
+    },
 )
 c_max = float(res.points["compute_flops"].max())
 st.caption(

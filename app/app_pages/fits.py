@@ -32,6 +32,24 @@ st.dataframe(
     fits.rename({"n_points": "n_points (fitted)", "created_at": "created_at (UTC)"}),
     hide_index=True,
     key="fits.table",
+    # what a reader compares first; the provenance columns (loss, optimizer, code, id) last
+    column_order=[
+        "law",
+        "params",
+        "selection",
+        "n_points (fitted)",
+        "axis",
+        "created_at (UTC)",
+        "loss_fn",
+        "optimizer",
+        "code_version",
+        "fit_id",
+    ],  # fmt: skip
+    column_config={
+        "params": st.column_config.TextColumn("parameters"),
+        "selection": st.column_config.TextColumn("data selection"),
+        "created_at (UTC)": st.column_config.DatetimeColumn("created_at (UTC)", format="YYYY-MM-DD HH:mm"),
+    },
 )
 
 labels = {

@@ -81,11 +81,13 @@ with st.spinner(
 o = res.optimum
 c = st.columns(5)
 c[0].metric(
-    "N* (params)", f"{o['N'] / 1e9:.2f}B", help=f"Chinchilla-optimal for the same loss: {o['N0'] / 1e9:.2f}B"
+    "N* (params)",
+    widgets.human(o["N"], 3),
+    help=f"Chinchilla-optimal for the same loss: {widgets.human(o['N0'], 3)}",
 )
-c[1].metric("D* (tokens)", f"{o['D'] / 1e12:.3f}T")
+c[1].metric("D* (tokens)", widgets.human(o["D"]), help=f"{o['D']:.4e} tokens")
 c[2].metric("tokens per parameter", f"{o['tokens_per_param']:.0f}")
-c[3].metric("FLOPs saved", f"{o['saving_flops']:.3g}")
+c[3].metric("FLOPs saved", widgets.sci(o["saving_flops"], 2))
 c[4].metric("saving (%)", f"{100 * o['saving_fraction']:.1f}")
 st.caption(
     f"Law: {res.law_label} (E={res.params['E']:.4g}, A={res.params['A']:.4g}, B={res.params['B']:.4g}, "
@@ -97,8 +99,34 @@ st.caption(
         else "No replicates: no intervals."
     )
 )
-st.dataframe(pl.DataFrame(summary_rows(res)), hide_index=True, key=K + "table")
+rows = summary_rows(res)
+fmts = {"tokens per parameter": lambda v: f"{v:.1f}", "total FLOPs (train + inference)": widgets.sci}
+keys = {"parameters N": "N", "training tokens D": "D", "tokens per parameter": "tokens_per_param"}
+
+
+def _cells(r: dict) -> dict:
+    """Display row: N and D with B/T suffixes, FLOPs in scientific notation, the interval in the same format."""
+    f = fmts.get(r["quantity"], widgets.human)
+    iv = res.intervals.get(keys.get(r["quantity"], ""))
+    ci = f"[{f(iv[0])}, {f(iv[1])}]" if iv else r["95% interval"]
+    return {
+        **r,
+        "inference-aware": f(r["inference-aware"]),
+        "Chinchilla-optimal": f(r["Chinchilla-optimal"]),
+        "95% interval": ci,
+    }
+
+
+table = pl.DataFrame([_cells(r) for r in rows])
+if not any(table["95% interval"].to_list()):  # no replicates: no interval column
+    table = table.drop("95% interval")
+st.dataframe(
+    table,
+    hide_index=True,
+    key=K + "table",
+    column_config={"inference-aware": "inference-aware N*", "Chinchilla-optimal": "Chinchilla-optimal N0"},
+)
 st.altair_chart(
-    cp.sizing_curve(res.curve, o, title="total FLOPs along the iso-loss curve"),
+    cp.sizing_curve(res.curve, o, title="total FLOPs along the iso-loss curve (around the two optima)"),
     width="stretch",
 )

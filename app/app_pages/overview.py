@@ -1,5 +1,6 @@
 """Overview: what is in the store, when it was ingested, and what was rejected and why."""
 
+import polars as pl
 import streamlit as st
 
 from app import cache
@@ -21,7 +22,19 @@ st.caption(
 )
 
 st.subheader("Runs by kind and source")
-st.dataframe(cache.q("run_counts"), hide_index=True, width="stretch", key="overview.runs")
+st.dataframe(
+    cache.q("run_counts"),
+    hide_index=True,
+    width="stretch",
+    key="overview.runs",
+    column_config={
+        "n_runs": st.column_config.NumberColumn("runs", format="%d"),
+        "first_ingested": st.column_config.DatetimeColumn(
+            "first ingested (UTC)", format="YYYY-MM-DD HH:mm:ss"
+        ),
+        "last_ingested": st.column_config.DatetimeColumn("last ingested (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    },
+)
 
 st.subheader("Rejected records")
 rej = cache.q("rejects", 500)
@@ -32,7 +45,20 @@ else:
         "Each row names the file, the 1-based line (0 = the whole file could not be parsed) and the reason. "
         "The good records next to them were loaded."
     )
-    st.dataframe(rej, hide_index=True, width="stretch", key="overview.rejects")
+    st.dataframe(
+        rej.with_columns(pl.col("source_file").str.split("/").list.slice(-2).list.join("/")),
+        hide_index=True,
+        width="stretch",
+        key="overview.rejects",
+        column_order=("source_file", "line", "reason", "rejected_at", "raw"),  # the long raw JSON last
+        column_config={
+            "source_file": st.column_config.TextColumn("file (folder/name)", width="medium"),
+            "line": st.column_config.NumberColumn("line", format="%d", width="small"),
+            "reason": st.column_config.TextColumn("reason", width="large"),
+            "raw": st.column_config.TextColumn("raw record", width="medium"),
+            "rejected_at": st.column_config.DatetimeColumn("rejected (UTC)", format="YYYY-MM-DD HH:mm"),
+        },
+    )
 
 with st.expander("Ingest ledger"):
     st.dataframe(cache.q("ingest_files"), hide_index=True, width="stretch")

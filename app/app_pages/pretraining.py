@@ -26,7 +26,8 @@ law = st.radio(
     ["chinchilla", "compute"],
     key=state.PRE_LAW,
     horizontal=True,
-    format_func=lambda k: LAWS[k].split(",")[0],
+    format_func={"chinchilla": "Chinchilla L(N, D)", "compute": "Compute law L(C)"}.get,
+    help="Chinchilla: " + LAWS["chinchilla"] + ". Compute law: " + LAWS["compute"] + ".",
 )
 n_boot = cache.settings().bootstrap
 with st.spinner(f"Fitting {law} with {n_boot} bootstrap replicates over runs..."):
@@ -38,11 +39,19 @@ with st.spinner(f"Fitting {law} with {n_boot} bootstrap replicates over runs..."
         st.error(f"Cannot fit {law} to {source}: {e}")
         st.stop()
 r = fit.result
-cols = st.columns(len(r.params) + 1)
-for col, (k, v) in zip(cols, r.params.items(), strict=False):
+tiles = []
+for k, v in r.params.items():
     lo, hi = r.interval(k)
-    col.metric(k, f"{v:.4g}", help=f"95% bootstrap interval [{lo:.4g}, {hi:.4g}]" if lo == lo else None)
-cols[-1].metric("points", f"{r.n_points}")
+    tiles.append(
+        (
+            k,
+            f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3g}",
+            f"95% bootstrap interval [{lo:.4g}, {hi:.4g}]" if lo == lo else None,
+        )
+    )
+widgets.metric_grid(
+    [*tiles, ("points", f"{r.n_points}", "runs (or budgets) the law was fitted to")], per_row=6
+)
 curve, band = loss_curves(fit, seed=cache.settings().seed)
 st.altair_chart(
     charts.loss_vs_compute(
@@ -56,7 +65,14 @@ st.caption(
 )
 
 st.subheader("Parameters")
-st.dataframe(widgets.param_table(r), hide_index=True, key="pretraining.params")
+st.dataframe(
+    widgets.as_text(
+        widgets.param_table(r), dict.fromkeys(("value", "ci95_lo", "ci95_hi"), lambda v: f"{v:.4g}")
+    ),
+    hide_index=True,
+    key="pretraining.params",
+    column_config={"ci95_lo": "95% lo", "ci95_hi": "95% hi"},
+)
 if r.grad_norm is not None:
     st.caption(
         f"Objective {r.objective:.6g} ({r.loss}, delta {r.delta}); gradient norm at the optimum "
@@ -70,13 +86,13 @@ if law == "chinchilla":
         alloc = allocation_table(r, [budget])
         row = alloc.row(0, named=True)
         c1, c2, c3 = st.columns(3)
-        c1.metric("N_opt (params)", f"{row['N_opt']:.3e}")
-        c2.metric("D_opt (tokens)", f"{row['D_opt']:.3e}")
+        c1.metric("N_opt (params)", widgets.human(row["N_opt"]), help=f"{row['N_opt']:.4e} parameters")
+        c2.metric("D_opt (tokens)", widgets.human(row["D_opt"]), help=f"{row['D_opt']:.4e} tokens")
         c3.metric("tokens per parameter", f"{row['tokens_per_param']:.1f}")
         if "N_opt_lo" in alloc.columns:
             st.caption(
-                f"95% intervals: N_opt [{row['N_opt_lo']:.3e}, {row['N_opt_hi']:.3e}], D_opt "
-                f"[{row['D_opt_lo']:.3e}, {row['D_opt_hi']:.3e}], tokens/param "
+                f"95% intervals: N_opt [{widgets.human(row['N_opt_lo'])}, {widgets.human(row['N_opt_hi'])}], "
+                f"D_opt [{widgets.human(row['D_opt_lo'])}, {widgets.human(row['D_opt_hi'])}], tokens/param "
                 f"[{row['tokens_per_param_lo']:.1f}, {row['tokens_per_param_hi']:.1f}]."
             )
 

@@ -48,11 +48,14 @@ else:
         st.info("The statement returned no result set.")
     else:
         frame, as_text = js_safe(res.frame)
-        st.dataframe(frame, hide_index=True, key="sql_console.result")
+        # beyond 2^53 the table widget flags even float cells, so such columns are text, right-aligned like numbers
+        cfg = {c: st.column_config.TextColumn(alignment="right") for c in as_text}
+        st.dataframe(frame, hide_index=True, key="sql_console.result", column_config=cfg)
         if as_text:
             st.caption(
-                f"Shown as text (6 significant digits) because they exceed 2^53, the largest number the table "
-                f"widget displays exactly: {', '.join(as_text)}. `scaling sql --csv` prints full values."
+                f"Shown as text because they exceed 2^53, the largest number the table widget displays exactly "
+                f"(floats in scientific notation with 6 significant digits, integers with every digit): "
+                f"{', '.join(as_text)}. `scaling sql --csv` prints full values."
             )
 
 st.subheader("Public views")

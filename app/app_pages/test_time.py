@@ -18,9 +18,19 @@ def call(name, *args):
         return None
 
 
-def table(df: pl.DataFrame, key: str) -> None:
-    """A table with a namespaced key."""
-    st.dataframe(df, hide_index=True, key=f"test_time.{key}")
+def table(df: pl.DataFrame, key: str, labels: dict | None = None, first=(), hide=("benchmark",)) -> None:
+    """A namespaced table: ``first`` columns lead, ``hide`` dropped if constant, gaps "–", token counts rounded."""
+    df = tt.with_dashes(df)
+    hide = [c for c in hide if c in df.columns and df[c].n_unique() == 1]
+    order = [c for c in first if c in df.columns] + [
+        c for c in df.columns if c not in first and c not in hide
+    ]
+    cfg = {c: st.column_config.Column(t) for c, t in (labels or {}).items()}
+    tokens = [c for c in tt.TOKEN_COLUMNS if c in df.columns and df.schema[c].is_numeric()]
+    cfg |= {c: st.column_config.NumberColumn(format="%.0f") for c in tokens}
+    wide = {"setting": "medium", "config": "medium", "note": "large"}
+    cfg |= {c: st.column_config.TextColumn(width=w) for c, w in wide.items() if c in df.columns}
+    st.dataframe(df, hide_index=True, key=f"test_time.{key}", column_config=cfg, column_order=order)
 
 
 def records_button(records: list, what: str) -> None:
@@ -53,16 +63,18 @@ with samples:
         ks = None
     pk = call("pass_at_k_table", ks, where) if ks else None
     if pk is not None:
-        table(pk, "pass_table")
+        table(pk.sort("n_min", descending=True, maintain_order=True), "pass_table")  # estimable k first
         st.caption(
-            "Unbiased pass@k (Chen et al. 2021, arXiv:2107.03374), mean over problems; empty where k > n."
+            "Unbiased pass@k (Chen et al. 2021, arXiv:2107.03374), mean over problems. n_min: fewest samples of a "
+            "problem; – where k > n_min (pass@k cannot be estimated from fewer than k samples)."
         )
     fits = call("coverage_fits", where, s.bootstrap, s.seed)
     if fits is not None and fits.table.height:
         chart = charts_tt.coverage_chart(fits.points, fits.curves, title="coverage vs k; dashed: exp(a k^b)")
         st.altair_chart(chart, width="stretch")
-        table(fits.table, "coverage_table")
-        st.caption(tt.COVERAGE_NOTE.format(n_boot=s.bootstrap))
+        shown, note = tt.coverage_display(fits.table)
+        table(shown, "coverage_table")
+        st.caption(tt.COVERAGE_NOTE.format(n_boot=s.bootstrap) + (" " + note if note else ""))
         records_button(fits.records, "coverage")
     elif fits is not None:
         st.info("No configuration has enough samples per problem (>= 10) for a coverage curve.")
@@ -84,9 +96,10 @@ with thinking:
         chart = charts_tt.accuracy_tokens_chart(curves.filter(on), fit_out[1].filter(on), title=bench)
         st.altair_chart(chart, width="stretch")
         st.caption(
-            "Error bars: Wilson 95% intervals (answers treated as independent). Lines: fits in log tokens."
+            "Error bars: Wilson 95% intervals (answers treated as independent). Lines: fits in log tokens; "
+            "– in the table: not fitted (linear needs >= 2 thinking levels, saturating >= 5)."
         )
-        table(fit_out[0].filter(on), "think_fits")
+        table(fit_out[0].filter(on), "think_fits", tt.THINK_FIT_LABELS)
         records_button(fit_out[2], "thinking")
         metric = st.radio(
             "Marginal gain per", list(tt.GAIN_UNITS), format_func=tt.GAIN_UNITS.get, key="test_time.metric"
@@ -99,10 +112,11 @@ with thinking:
         )
         mt = call("marginal_table", where, float(thr), metric, prices)
         if mt is not None:
-            table(mt[0].filter(on), "marginal")
+            table(mt[0].filter(on), "marginal", first=tt.MARGINAL_FIRST)
             table(mt[1].filter(on), "stops")
             st.caption(
-                "Stopping level: the last level before the first gain below the threshold (gains are noisy)."
+                "Stopping level: the last level before the first gain below the threshold (gains are noisy). "
+                "– : no previous level (first level, or a single level)."
             )
 
 with frontier:
@@ -130,7 +144,8 @@ with frontier:
             for note in fr["notes"]:
                 st.caption(note)
             names = {"cost": f"cost_{unit}_per_question", "cost_total": f"total_{unit}"}
-            table(fr["points"].sort("cost").rename(names), "front_points")
+            first = ("model", "setting", names["cost"], "accuracy", "on_frontier", "on_hull", "n_questions")
+            table(fr["points"].sort("cost").rename(names), "front_points", first=first)
 
 with adaptive:
     goal = st.number_input("Target coverage", 0.01, 1.0, 0.5, 0.05, key="test_time.adapt_target")
@@ -140,7 +155,7 @@ with adaptive:
         st.altair_chart(
             charts_tt.adaptive_chart(res[0], title=f"samples per problem for coverage {goal:.2f}")
         )
-        table(res[0], "adaptive")
+        table(res[0], "adaptive", tt.ADAPTIVE_LABELS, first=["model", *tt.ADAPTIVE_LABELS], hide=tt.CONFIG)
         st.caption(tt.ADAPTIVE_NOTE + (tt.SPLIT_CAVEAT if split else tt.ORACLE_CAVEAT))
     elif res is not None:
         st.info(

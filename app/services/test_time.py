@@ -41,11 +41,16 @@ PRICE_NOTE = (
     "stored in the thinking-token fit records."
 )
 COVERAGE_NOTE = (
-    "Coverage law c(k) = exp(a k^b) (Brown et al. 2024, arXiv:2407.21787) fitted at 40 log-spaced k; _lo/_hi: 95% "
-    "intervals from {n_boot} bootstrap replicates over problems. coverage@k_max: empirical coverage with all "
-    "samples (k_max = samples per problem); fit@k_max: the law there."
+    "Coverage law c(k) = exp(a k^b) (Brown et al. 2024, arXiv:2407.21787) fitted at 40 log-spaced k; 95% CI: "
+    "percentile intervals from {n_boot} bootstrap replicates over problems. coverage@k_max: empirical coverage "
+    "with all samples (k_max = samples per problem); fit@k_max: the law there; mean_abs_err: mean |data - law| "
+    "over the k grid (coverage fraction)."
 )
-ADAPTIVE_NOTE = "Per-difficulty allocation (Snell et al. 2024, arXiv:2408.03314), 5 quantile bins of pass@1. "
+ADAPTIVE_NOTE = (
+    "Per-difficulty allocation (Snell et al. 2024, arXiv:2408.03314), 5 quantile bins of pass@1. uniform k: samples "
+    "of every problem needed for the target coverage; adaptive k: mean samples per problem when harder bins get "
+    "more; saving: 1 - adaptive/uniform; –: target out of reach (see note). "
+)
 ORACLE_CAVEAT = (
     "Caveat: difficulty is estimated on the same samples that evaluate the allocation, so the saving is "
     "optimistic; tick split-half for an honest estimate."
@@ -53,6 +58,29 @@ ORACLE_CAVEAT = (
 SPLIT_CAVEAT = "Difficulty and allocation from half of each problem's samples, evaluated on the other half."
 #: Marginal-gain metrics and their units (accuracy fraction per ...).
 GAIN_UNITS = {"gain_per_1k_tokens": "1k output tokens", "gain_per_usd": "$ per question"}
+#: Columns in tokens (per answer or per question) that tables show rounded to whole tokens.
+TOKEN_COLUMNS = ("mean_tokens", "median_tokens", "d_tokens", "stop_tokens", "cost_tokens_per_question")
+#: Marginal-gain table: the columns a reader compares first (the rest follow).
+MARGINAL_FIRST = (
+    "model", "setting", "mean_tokens", "accuracy", "gain_per_1k_tokens", "gain_per_usd", "prev_level",
+    "d_accuracy", "d_tokens", "acc_lo", "acc_hi",
+)  # fmt: skip
+#: Headers of the thinking-fit table: acc = p + q ln T (linear) and the saturating form's A, T_mid, B.
+THINK_FIT_LABELS = {
+    "n_levels": "levels",
+    "p": "p (linear: acc at T=1)",
+    "q": "q (per ln token)",
+    "gain_per_doubling": "gain per doubling of T",
+    "sat_A": "A (saturating: ceiling)",
+    "sat_T_mid": "T_mid (tokens)",
+    "sat_B": "B (slope)",
+}
+#: Headers of the adaptive-allocation table (samples per problem k; saving = 1 - adaptive / uniform).
+ADAPTIVE_LABELS = {
+    "uniform_samples_per_problem": "uniform k",
+    "adaptive_samples_per_problem": "adaptive k (mean)",
+    "saving": "saving (fraction)",
+}
 #: Axis / metric labels of the cost units.
 COST_LABELS = {"tokens": "output tokens", "usd": "USD", "latency_s": "seconds"}
 NO_ANSWERS_NOTE = (
@@ -177,6 +205,102 @@ def pass_at_k_table(
     }
     schema |= {f"pass@{k}": pl.Float64 for k in ks}
     return pl.DataFrame(rows, schema=schema).sort(list(CONFIG))
+
+
+def _ci(lo: float | None, hi: float | None, digits: int = 3) -> str | None:
+    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    return f"[{lo:.{digits}g}, {hi:.{digits}g}]"
+
+
+def with_dashes(frame: pl.DataFrame, digits: int = 4) -> pl.DataFrame:
+    """Float columns with missing values rewritten as text (``digits`` significant digits), "–" where missing.
+
+    A table widget shows a missing number as "None"; a dash reads as "not estimable / not fitted". Columns
+    without a missing value keep their dtype (numbers stay sortable and right-aligned); missing text becomes "–".
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+        Any frame, shape (n, m).
+    digits : int
+        Significant digits of the rewritten values (pass@k 0.4834, samples per problem 68.98).
+
+    Returns
+    -------
+    polars.DataFrame
+        Same shape and column names.
+    """
+    fmt = f"{{:.{digits}g}}"
+    cols = [
+        c
+        for c, t in frame.schema.items()
+        if t.is_float() and (frame[c].null_count() or frame[c].is_nan().any())
+    ]
+    texts = [c for c, t in frame.schema.items() if t == pl.String and frame[c].null_count()]
+    return frame.with_columns(
+        *(pl.col(c).fill_null("–") for c in texts),
+        *(
+            pl.col(c)
+            .map_elements(
+                lambda v: "–" if v is None or v != v else fmt.format(v),
+                return_dtype=pl.String,
+                skip_nulls=False,
+            )
+            .alias(c)
+            for c in cols
+        ),
+    )
+
+
+def coverage_display(table: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    """The coverage-fit table for a page: each 95% interval in one text column, constant columns moved to a note.
+
+    Parameters
+    ----------
+    table : polars.DataFrame
+        ``CoverageFits.table`` (one row per configuration).
+
+    Returns
+    -------
+    (polars.DataFrame, str)
+        Columns model, [benchmark, setting, n_problems, k_max when they vary], a, ``a 95% CI``, b, ``b 95% CI``,
+        ``coverage@k_max`` (fraction), ``coverage 95% CI``, ``fit@k_max``, mean_abs_err; CIs are text
+        ``"[lo, hi]"`` (3 significant digits, null without bootstrap). The note names the columns that are the
+        same in every row (e.g. "benchmark MATH, setting temperature_0.6") and failed fits.
+
+    Notes
+    -----
+    Brown et al. (2024), arXiv:2407.21787: c(k) = exp(a k^b).
+    """
+    notes, keep = [], ["model"]
+    for col in ("benchmark", "setting", "n_problems", "k_max"):
+        vals = table[col].unique().to_list()
+        if table.height and len(vals) == 1:
+            notes.append(f"{col} {vals[0] if vals[0] != '' else '(none)'}")
+        else:
+            keep.append(col)
+    out = table.select(
+        *keep,
+        "a",
+        pl.struct("a_lo", "a_hi")
+        .map_elements(lambda r: _ci(r["a_lo"], r["a_hi"]), return_dtype=pl.String)
+        .alias("a 95% CI"),
+        "b",
+        pl.struct("b_lo", "b_hi")
+        .map_elements(lambda r: _ci(r["b_lo"], r["b_hi"]), return_dtype=pl.String)
+        .alias("b 95% CI"),
+        "coverage@k_max",
+        pl.struct("cov_lo", "cov_hi")
+        .map_elements(lambda r: _ci(r["cov_lo"], r["cov_hi"]), return_dtype=pl.String)
+        .alias("coverage 95% CI"),
+        "fit@k_max",
+        "mean_abs_err",
+    )
+    failed = table.filter(~pl.col("success"))["model"].to_list() if table.height else []
+    if failed:
+        notes.append(f"optimiser did not converge for {', '.join(failed)}")
+    return out, ("All rows: " + "; ".join(notes) + ".") if notes else ""
 
 
 @dataclass

@@ -48,9 +48,12 @@ def test_console_default_query_and_view_list(app_env):
     assert {"source", "n_runs", "min_final_loss"} <= set(df.columns)
     n = dict(zip(df["source"], df["n_runs"], strict=True))
     assert n["gadre_overtraining"] == 104
-    # FLOPs exceed 2^53, so the table shows them as text rather than flagged, greyed numbers
+    # FLOPs exceed 2^53 (the widget flags even float cells there), so they are scientific-notation text
     flops = dict(zip(df["source"], df["max_compute_flops"], strict=True))
     assert flops["gadre_overtraining"] == "7.96036e+21"
+    assert flops["porian_compute_optimal"] == "2.56e+19"
+    # ... right-aligned like the numbers around them
+    assert json.loads(at.dataframe[0].proto.columns)["max_compute_flops"]["alignment"] == "right"
     assert any("max_compute_flops" in c.value and "2^53" in c.value for c in at.caption)
     # the public views are listed, one line each, with their description from the migration
     lines = " ".join(m.value for m in at.markdown)
@@ -143,6 +146,9 @@ def test_fits_page_shows_stored_fit(fitted_db):
     assert not at.exception, at.exception
     assert at.title[0].value == "Stored fits"
     table = at.dataframe[0].value
+    # law, parameters and selection lead; provenance (loss, optimizer, code version, id) is last
+    order = list(at.dataframe[0].proto.column_order)
+    assert order[:3] == ["law", "params", "selection"] and order[-1] == "fit_id"
     assert table["fit_id"].tolist() == [fit_id]
     assert table["n_points (fitted)"].tolist() == [104]
     assert table["selection"].tolist() == ["source=gadre_overtraining"]

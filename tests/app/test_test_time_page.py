@@ -39,15 +39,30 @@ def test_samples_tab_shows_coverage_fits_and_no_majority(app_env):
     assert at.title[0].value == "Test-time scaling"
     assert not at.error, [e.value for e in at.error]
     cov = frame_with(at, "coverage@k_max").set_index("model")
-    assert cov.loc["Pythia 12B", "k_max"] == 10_000
+    # every Pythia configuration is MATH / temperature_0.6 with 128 problems x 10,000 samples: in the caption
+    assert {"benchmark", "setting", "k_max", "a_lo"}.isdisjoint(cov.columns)
+    assert any(
+        "All rows: benchmark MATH; setting temperature_0.6; n_problems 128; k_max 10000." in c.value
+        for c in at.caption
+    )
     assert cov.loc["Pythia 12B", "coverage@k_max"] == pytest.approx(0.875)  # 112 of 128 problems
     assert cov.loc["Pythia 70M", "coverage@k_max"] == pytest.approx(0.266, abs=0.001)
     assert cov.loc["Pythia 12B", "a"] == pytest.approx(-4.32, abs=0.02)
     assert cov.loc["Pythia 12B", "b"] == pytest.approx(-0.38, abs=0.01)
-    assert cov.loc["Pythia 12B", "a_lo"] < cov.loc["Pythia 12B", "a"] < cov.loc["Pythia 12B", "a_hi"]
+    a_lo, a_hi = (float(v) for v in cov.loc["Pythia 12B", "a 95% CI"].strip("[]").split(","))
+    assert a_lo < cov.loc["Pythia 12B", "a"] < a_hi
+    c_lo, c_hi = (float(v) for v in cov.loc["Pythia 12B", "coverage 95% CI"].strip("[]").split(","))
+    assert c_lo < 0.875 < c_hi
     assert cov.loc["Pythia 12B", "mean_abs_err"] < 0.02
     pk = frame_with(at, "pass@100").set_index(["model", "benchmark", "setting"])
     assert pk.loc[("Pythia 12B", "MATH", "temperature_0.6"), "pass@1"] == pytest.approx(29685 / 1_280_000)
+    # pass@100 exists only for the 10,000-sample Pythia runs; one-sample configurations show a dash, not None
+    assert float(pk.loc[("Pythia 12B", "MATH", "temperature_0.6"), "pass@100"]) == pytest.approx(
+        0.4834, abs=1e-4
+    )
+    assert pk.loc[("o4-mini", "simpleqa", "low_effort"), "pass@10"] == "–"
+    assert (pk["pass@100"] != "–").sum() == 7
+    assert list(pk.reset_index()["n_min"][:7]) == [10_000] * 7  # estimable rows first
     assert any("Majority@k needs the sampled answers" in i.value for i in at.info)
     assert len(at.get("vega_lite_chart")) >= 3
     # bad k: an error, not an exception
@@ -97,15 +112,17 @@ def test_thinking_and_frontier_tabs(app_env):
 def test_adaptive_tab_and_bad_filter(app_env):
     at = open_page()
     ad = frame_with(at, "adaptive_samples_per_problem").set_index("model")
-    assert ad.loc["Pythia 12B", "uniform_samples_per_problem"] == 112
-    assert ad.loc["Pythia 12B", "adaptive_samples_per_problem"] < 112
-    assert 0.3 < ad.loc["Pythia 12B", "saving"] < 0.5
+    assert float(ad.loc["Pythia 12B", "uniform_samples_per_problem"]) == 112
+    assert float(ad.loc["Pythia 12B", "adaptive_samples_per_problem"]) < 112
+    assert 0.3 < float(ad.loc["Pythia 12B", "saving"]) < 0.5
     assert "unreachable" in ad.loc["Pythia 70M", "note"]
+    assert ad.loc["Pythia 70M", "uniform_samples_per_problem"] == "–"  # coverage 0.5 is out of its reach
     assert any("optimistic" in c.value for c in at.caption)
     at.checkbox(key="test_time.split_half").check().run()
     assert not at.exception, at.exception
     ad = frame_with(at, "adaptive_samples_per_problem").set_index("model")
-    assert (ad["difficulty"].dropna() == "split-half").all()
+    assert (ad.drop(index="Pythia 70M")["difficulty"] == "split-half").all()
+    assert ad.loc["Pythia 70M", "difficulty"] == "–"  # unreachable target: no allocation, a dash not None
     at.text_input(key="test_time.where").input("no_such_column = 1").run()
     assert not at.exception
     assert any("bad filter" in e.value for e in at.error)
@@ -146,3 +163,23 @@ def test_chart_builders_drop_what_a_log_axis_cannot_show():
     cov = pl.DataFrame({"model": ["m", "m"], "k": [0, 10], "coverage": [0.0, 0.5]})
     spec = charts_tt.coverage_chart(cov, cov).to_dict()
     assert all(r["k"] > 0 for rows in spec["datasets"].values() for r in rows)
+
+
+def test_model_legend_is_ordered_by_size_with_a_sequential_palette():
+    import polars as pl
+
+    from app import charts_tt
+
+    names = [f"Pythia {s}" for s in ("12B", "1B", "160M", "6.9B", "70M", "2.8B", "410M")]
+    assert charts_tt.model_order(names) == [
+        f"Pythia {s}" for s in ("70M", "160M", "410M", "1B", "2.8B", "6.9B", "12B")
+    ]
+    assert charts_tt.model_size("Pythia 2.8B") == pytest.approx(2.8e9)
+    cov = pl.DataFrame({"model": names, "k": [10] * 7, "coverage": [0.5] * 7})
+    color = charts_tt.coverage_chart(cov, cov).to_dict()["layer"][0]["encoding"]["color"]
+    assert color["scale"]["domain"][0] == "Pythia 70M" and color["scale"]["scheme"]["name"] == "viridis"
+    # unsized names (API models): distinct categorical colours, case-insensitive A-Z
+    mixed = ["o3-mini", "claude-sonnet4", "Qwen3-8B"]
+    assert charts_tt.model_order(mixed) == ["claude-sonnet4", "o3-mini", "Qwen3-8B"]
+    scale = charts_tt.model_color(mixed).to_dict()["scale"]
+    assert len(set(scale["range"])) == 3
