@@ -360,7 +360,8 @@ def prediction_band(
 
     For each successful replicate b, ``y_b(x) = predict_fn(theta_b, x) * exp(eps_b)`` (``space="log"``,
     for log-space fits) or ``predict_fn(theta_b, x) + eps_b`` (``space="linear"``), with
-    ``eps_b ~ Normal(0, residual_sd)`` drawn independently per replicate and per x; the band is the
+    ``eps_b ~ Normal(0, residual_sd)`` drawn once per replicate (shared along x, so the band is smooth; its
+    pointwise quantiles are those of independent draws); the band is the
     pointwise ``(1 - level)/2`` and ``(1 + level)/2`` quantiles.
 
     Parameters
@@ -404,7 +405,9 @@ def prediction_band(
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     P = _replicate_predictions(predict_fn, boot, x)
-    eps = rng.normal(0.0, residual_sd, size=P.shape)
+    # one draw per replicate, shared along x: the same marginal quantiles as independent draws, but a smooth
+    # band (independent draws per x make the band's edges jagged with Monte-Carlo noise)
+    eps = rng.normal(0.0, residual_sd, size=(P.shape[0],) + (1,) * (P.ndim - 1))
     Y = P * np.exp(eps) if space == "log" else P + eps
     lo, hi = np.quantile(Y, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return lo, hi
