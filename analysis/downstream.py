@@ -12,14 +12,12 @@ downstream tasks", arXiv 2403.08540 (Eq. 5); fitted like the authors' repository
 
 from __future__ import annotations
 
-import itertools
-import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
 
-from analysis.errors import FitError, InsufficientDataError
+from analysis._common import grid_starts, multistart_curve_fit
+from analysis.errors import InsufficientDataError
 from analysis.results import FitResult
 
 __all__ = ["fit_loss_to_error", "predict_error"]
@@ -96,26 +94,9 @@ def fit_loss_to_error(
     g = dict(eps=(0.5, 0.8, 1.0), k=(0.5, 1.0, 2.0, 5.0), gamma=(0.1, 0.5, 1.0, 2.0))
     if grid is not None:
         g.update({k: tuple(v) for k, v in grid.items()})
-    best = None
-    n_starts = 0
-    for p0 in itertools.product(g["eps"], g["k"], g["gamma"]):
-        n_starts += 1
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", OptimizeWarning)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                popt, _ = curve_fit(_model, x, y, p0=p0, maxfev=maxfev)
-        except (RuntimeError, ValueError):
-            continue
-        if not np.all(np.isfinite(popt)):
-            continue
-        with np.errstate(all="ignore"):
-            rms = float(np.sqrt(np.mean((_model(x, *popt) - y) ** 2)))
-        if np.isfinite(rms) and (best is None or rms < best[0]):
-            best = (rms, popt)
-    if best is None:
-        raise FitError("curve_fit did not converge from any start")
-    rms, (eps, k, gamma) = best
+    rms, (eps, k, gamma), n_starts = multistart_curve_fit(
+        _model, x, y, grid_starts(g, ("eps", "k", "gamma")), maxfev=maxfev
+    )
     return FitResult(
         law="loss_to_error",
         params={"eps": float(eps), "k": float(k), "gamma": float(gamma)},

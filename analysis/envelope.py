@@ -17,23 +17,11 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from analysis._common import positive_1d
 from analysis.errors import InsufficientDataError
 from analysis.results import FitResult
 
 __all__ = ["training_curve_envelope", "fit_envelope_allocation"]
-
-
-def _pos(name: str, x: Sequence[float] | np.ndarray) -> np.ndarray:
-    a = np.asarray(x, dtype=float)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
-    if a.size == 0:
-        raise ValueError(f"{name} is empty")
-    if np.any(np.isnan(a)):
-        raise ValueError(f"{name} contains NaN")
-    if np.any(~np.isfinite(a)) or np.any(a <= 0):
-        raise ValueError(f"{name} must be finite and > 0")
-    return a
 
 
 def training_curve_envelope(
@@ -86,10 +74,10 @@ def training_curve_envelope(
     if n_grid < 2:
         raise ValueError(f"n_grid must be >= 2, got {n_grid}")
     ids = np.asarray(run_id).astype(str)
-    n = _pos("N", N)
-    c = _pos("C", C)
-    loss = _pos("L", L)
-    d = None if D is None else _pos("D", D)
+    n = positive_1d("N", N)
+    c = positive_1d("C", C)
+    loss = positive_1d("L", L)
+    d = None if D is None else positive_1d("D", D)
     shapes = {ids.shape, n.shape, c.shape, loss.shape} | ({d.shape} if d is not None else set())
     if len(shapes) != 1:
         raise ValueError(f"run_id, N, C, L (and D) must have the same shape, got {sorted(shapes)}")
@@ -189,9 +177,9 @@ def fit_envelope_allocation(
         env = env.filter(pl.col("C") <= C_max)
     if env.height == 0:
         raise ValueError("envelope is empty (after the C range filter)")
-    c = _pos("C", env["C"].to_numpy())
-    n = _pos("N", env["N"].to_numpy())
-    d = _pos("D", env["D"].to_numpy())
+    c = positive_1d("C", env["C"].to_numpy())
+    n = positive_1d("N", env["N"].to_numpy())
+    d = positive_1d("D", env["D"].to_numpy())
     if np.unique(c).size < 2 or np.unique(n).size < 2:
         raise InsufficientDataError("need at least two distinct C and two distinct N on the envelope")
     lc = np.log(c)

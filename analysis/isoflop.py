@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from analysis._common import positive_1d
 from analysis.errors import InsufficientDataError
 from analysis.results import Bootstrap, FitResult
 
@@ -26,19 +27,6 @@ __all__ = [
     "isoflop_extrapolate",
     "isoflop_noise_bootstrap",
 ]
-
-
-def _positive_1d(name: str, x: Sequence[float] | np.ndarray) -> np.ndarray:
-    a = np.asarray(x, dtype=float)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
-    if a.size == 0:
-        raise ValueError(f"{name} is empty")
-    if np.any(np.isnan(a)):
-        raise ValueError(f"{name} contains NaN")
-    if np.any(~np.isfinite(a)) or np.any(a <= 0):
-        raise ValueError(f"{name} must be finite and > 0")
-    return a
 
 
 def isoflop_minima(
@@ -101,8 +89,8 @@ def isoflop_minima(
         raise ValueError(f"neighbors must be >= 1 or None, got {neighbors}")
     if min_points < 3:
         raise ValueError(f"min_points must be >= 3 for a parabola, got {min_points}")
-    C = _positive_1d("C", C)
-    N = _positive_1d("N", N)
+    C = positive_1d("C", C)
+    N = positive_1d("N", N)
     L = np.asarray(L, dtype=float)
     if not (C.shape == N.shape == L.shape):
         raise ValueError(f"C, N and L must have the same shape, got {C.shape}, {N.shape}, {L.shape}")
@@ -216,9 +204,9 @@ def fit_allocation_power_laws(
     -----
     Hoffmann et al. 2022 (arXiv 2203.15556) Approaches 1 and 2: a = 0.50 and 0.49.
     """
-    C = _positive_1d("C", C)
-    N = _positive_1d("N_opt", N_opt)
-    D = _positive_1d("D_opt", D_opt)
+    C = positive_1d("C", C)
+    N = positive_1d("N_opt", N_opt)
+    D = positive_1d("D_opt", D_opt)
     if not (C.shape == N.shape == D.shape):
         raise ValueError(f"C, N_opt and D_opt must have the same shape, got {C.shape}, {N.shape}, {D.shape}")
     w = None
@@ -276,7 +264,7 @@ def isoflop_extrapolate(fit: FitResult, C: float | Sequence[float] | np.ndarray)
     missing = {"a", "b", "k_N", "k_D"} - set(fit.params)
     if missing:
         raise ValueError(f"fit lacks parameters {sorted(missing)}")
-    c = _positive_1d("C", np.atleast_1d(np.asarray(C, dtype=float)))
+    c = positive_1d("C", np.atleast_1d(np.asarray(C, dtype=float)))
     p = fit.params
     n = p["k_N"] * c ** p["a"]
     d = p["k_D"] * c ** p["b"]

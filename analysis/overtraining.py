@@ -17,15 +17,13 @@ start with the lowest residual RMS), re-implemented here.
 
 from __future__ import annotations
 
-import itertools
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
 
-from analysis.errors import FitError, InsufficientDataError
+from analysis._common import grid_starts, multistart_curve_fit
+from analysis.errors import InsufficientDataError
 from analysis.results import FitResult
 
 __all__ = ["fit_overtraining", "predict_overtraining", "overtraining_loss"]
@@ -158,26 +156,9 @@ def fit_overtraining(
     if grid is not None:
         g.update({k: tuple(v) for k, v in grid.items()})
     X = np.vstack([n, d / n])
-    best: tuple[float, np.ndarray] | None = None
-    n_starts = 0
-    for p0 in itertools.product(g["alpha"], g["beta"], g["E"], g["c"]):
-        n_starts += 1
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", OptimizeWarning)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                popt, _ = curve_fit(_model, X, y, p0=p0, maxfev=maxfev)
-        except (RuntimeError, ValueError):
-            continue
-        if not np.all(np.isfinite(popt)):
-            continue
-        with np.errstate(all="ignore"):
-            rms = float(np.sqrt(np.mean((_model(X, *popt) - y) ** 2)))
-        if np.isfinite(rms) and (best is None or rms < best[0]):
-            best = (rms, popt)
-    if best is None:
-        raise FitError("curve_fit did not converge from any start")
-    rms, (alpha, beta, e, c) = best
+    rms, (alpha, beta, e, c), n_starts = multistart_curve_fit(
+        _model, X, y, grid_starts(g, ("alpha", "beta", "E", "c")), maxfev=maxfev
+    )
     eta = -c / 2.0
     a = alpha * 6.0**eta
     msg = ""
