@@ -55,3 +55,13 @@ def test_every_public_view_is_documented_with_its_columns(tmp_path):
         missing = [c for c in cols if c not in row.group(0)]
         assert missing == [], f"{v}: columns {missing} not documented"
     con.close()
+
+
+def test_ci_runs_readme_command_two_exactly():
+    """README's second command (set up and run the whole suite) is what .ci/run executes."""
+    block = README.split("```bash", 1)[1].split("```", 1)[0]
+    commands = [ln.strip() for ln in block.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    assert len(commands) == 2
+    ci_lines = [ln.strip() for ln in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert commands[1] in ci_lines
+    assert commands[0].endswith("scaling demo")
