@@ -63,7 +63,7 @@ cols = st.columns(max(others.height, 1))
 for col, row in zip(cols, others.iter_rows(named=True), strict=False):
     col.metric(
         f"multiplier {row['mix']} vs {res.reference}",
-        f"{row['multiplier']:.2f}x",
+        f"{row['multiplier']:.3g}x",
         help=f"95% interval [{row['multiplier_lo']:.3g}, {row['multiplier_hi']:.3g}] from paired replicates",
     )
     if row["reason"] != "ok":
@@ -71,7 +71,13 @@ for col, row in zip(cols, others.iter_rows(named=True), strict=False):
 shown = t.select(
     "mix",
     "multiplier",
-    pl.format("[{}, {}]", *(pl.col(c).round(3) for c in ("multiplier_lo", "multiplier_hi"))).alias("mult_ci"),
+    pl.format(
+        "[{}, {}]",
+        *(
+            pl.col(c).map_elements(lambda v: f"{v:.3g}", return_dtype=pl.String)
+            for c in ("multiplier_lo", "multiplier_hi")
+        ),
+    ).alias("mult_ci"),
     "L",
     "E",
     pl.format("[{}, {}]", *(pl.col(c).round(3) for c in ("E_lo", "E_hi"))).alias("E_ci"),

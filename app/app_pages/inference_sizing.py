@@ -86,8 +86,14 @@ c[0].metric(
     help=f"Chinchilla-optimal for the same loss: {widgets.human(o['N0'], 3)}",
 )
 c[1].metric("D* (tokens)", widgets.human(o["D"]), help=f"{o['D']:.4e} tokens")
-c[2].metric("tokens per parameter", f"{o['tokens_per_param']:.0f}")
+c[2].metric("tokens per parameter", f"{o['tokens_per_param']:.4g}")
 c[3].metric("FLOPs saved", widgets.sci(o["saving_flops"], 2))
+if not (1e7 <= o["N"] <= 1e13) or o["tokens_per_param"] > 1e5:
+    st.warning(
+        f"N* = {o['N']:.3g} parameters at {o['tokens_per_param']:.3g} tokens per parameter is far outside the range "
+        "any scaling law here was fitted on (tens of millions to tens of billions of parameters, up to ~10^4 tokens "
+        "per parameter); check the target loss and the inference demand."
+    )
 c[4].metric("saving (%)", f"{100 * o['saving_fraction']:.1f}")
 st.caption(
     f"Law: {res.law_label} (E={res.params['E']:.4g}, A={res.params['A']:.4g}, B={res.params['B']:.4g}, "

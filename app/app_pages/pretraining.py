@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import cache, charts, state, widgets
-from app.services.pretraining import LAWS, allocation_table, loss_curves
+from app.services.pretraining import LAWS, allocation_table, budget_warning, fit_warnings, loss_curves
 
 st.title("Pretraining scaling fit")
 sources = cache.q("pretrain_sources")
@@ -52,7 +52,13 @@ for k, v in r.params.items():
 widgets.metric_grid(
     [*tiles, ("points", f"{r.n_points}", "runs (or budgets) the law was fitted to")], per_row=6
 )
-curve, band = loss_curves(fit, seed=cache.settings().seed)
+for w in fit_warnings(fit):
+    st.warning(w)
+try:
+    curve, band = loss_curves(fit, seed=cache.settings().seed)
+except ValueError as e:
+    st.warning(f"No fitted curve drawn: {e}")
+    curve = band = None
 st.altair_chart(
     charts.loss_vs_compute(
         fit.points, color="n_params", frontier=curve, band=band, title=f"{source}: final loss vs compute"
@@ -82,18 +88,24 @@ if r.grad_norm is not None:
 if law == "chinchilla":
     st.subheader("Compute-optimal allocation")
     budget = widgets.flops_input("Compute budget C (FLOPs)", "1e23", key=state.PRE_BUDGET)
-    if budget:
-        alloc = allocation_table(r, [budget])
+    try:
+        alloc = allocation_table(r, [budget]) if budget else None
+    except ValueError as e:
+        st.error(f"No compute-optimal allocation for this fit: {e}")
+        alloc = None
+    if alloc is not None:
+        if msg := budget_warning(fit, budget):
+            st.warning(msg)
         row = alloc.row(0, named=True)
         c1, c2, c3 = st.columns(3)
         c1.metric("N_opt (params)", widgets.human(row["N_opt"]), help=f"{row['N_opt']:.4e} parameters")
         c2.metric("D_opt (tokens)", widgets.human(row["D_opt"]), help=f"{row['D_opt']:.4e} tokens")
-        c3.metric("tokens per parameter", f"{row['tokens_per_param']:.1f}")
+        c3.metric("tokens per parameter", f"{row['tokens_per_param']:.3g}")
         if "N_opt_lo" in alloc.columns:
             st.caption(
                 f"95% intervals: N_opt [{widgets.human(row['N_opt_lo'])}, {widgets.human(row['N_opt_hi'])}], "
                 f"D_opt [{widgets.human(row['D_opt_lo'])}, {widgets.human(row['D_opt_hi'])}], tokens/param "
-                f"[{row['tokens_per_param_lo']:.1f}, {row['tokens_per_param_hi']:.1f}]."
+                f"[{row['tokens_per_param_lo']:.3g}, {row['tokens_per_param_hi']:.3g}]."
             )
 
 widgets.backtest_panel(fit.backtest)

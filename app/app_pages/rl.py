@@ -112,6 +112,15 @@ if weak := poorly_determined(fits):
 for f in fits.runs:
     if f.R0_note != "initial evaluation (step 0)":
         st.warning(f"{f.run_id}: {f.R0_note}")
+    if f.sigmoid.n_points < 8:
+        st.warning(
+            f"{names[f.run_id]}: only {f.sigmoid.n_points} points after the transient cut for 3 free "
+            "parameters; the fit and its verdicts are not meaningful. Lower the cut."
+        )
+if not any(s in metric.lower() for s in ("acc", "score", "reward", "pass", "correct")):
+    st.info(
+        f"'{metric}' does not look like an accuracy or reward; the sigmoid assumes a pass rate in [0, 1]."
+    )
 
 st.subheader("Recipe comparison: ceiling or efficiency?")
 c1, c2 = st.columns(2)

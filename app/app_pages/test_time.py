@@ -8,13 +8,23 @@ import streamlit as st
 from app import cache, charts_tt
 from app.services import test_time as tt
 
+_SHOWN: set[str] = set()
+
+
+def ui_message(e: Exception) -> str:
+    """The service's message in the page's words (the services also serve the CLI's --k and --where)."""
+    return str(e).replace("--where", "the filter").replace("--k", "k values")
+
 
 def call(name, *args):
-    """Cached service call; a ValueError (bad filter, bad input) becomes st.error and None."""
+    """Cached service call; a ValueError (bad filter, bad input) becomes one st.error (not repeated) and None."""
     try:
         return cache.service(f"app.services.test_time:{name}", *args)
     except ValueError as e:
-        st.error(f"{name.replace('_', ' ')}: {e}")
+        msg = ui_message(e)
+        if msg not in _SHOWN:
+            _SHOWN.add(msg)
+            st.error(msg)
         return None
 
 
@@ -59,7 +69,7 @@ with samples:
     try:
         ks = tt.parse_ks(k_text)
     except ValueError as e:
-        st.error(str(e))
+        st.error(ui_message(e))
         ks = None
     pk = call("pass_at_k_table", ks, where) if ks else None
     if pk is not None:

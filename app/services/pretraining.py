@@ -454,3 +454,43 @@ def loss_curves(
         ]
     )
     return curve, band
+
+
+def fit_warnings(fit: PretrainingFit) -> list[str]:
+    """Plain-language warnings about a fit a user should not take at face value.
+
+    Flags: the irreducible loss E at its lower bound (the asymptote is not identified by the runs), an exponent at
+    its bound, fewer than 10 fitted points for a 5-parameter law, and a failed optimizer.
+    """
+    r, out = fit.result, []
+    min_loss = float(fit.fit_points["loss"].min())
+    if "E" in r.params and r.params["E"] < 1e-3 * min_loss:
+        out.append(
+            f"E = {r.params['E']:.3g} sits at its lower bound: these runs do not pin down the irreducible loss "
+            "(too few runs or too narrow a compute range), so extrapolations and the compute-optimal split "
+            "are unreliable."
+        )
+    for k in ("alpha", "beta"):
+        v = r.params.get(k)
+        if v is not None and (v < 1e-3 or v > 2.49):
+            out.append(f"{k} = {v:.3g} is at its bound (0 or 2.5): the fit is degenerate for this selection.")
+    if r.law == "chinchilla" and r.n_points < 10:
+        out.append(
+            f"Only {r.n_points} runs for a 5-parameter law: intervals are wide and the fit may be unstable."
+        )
+    if not r.success:
+        out.append(f"The optimizer did not report convergence: {r.message}")
+    return out
+
+
+def budget_warning(fit: PretrainingFit, budget: float) -> str | None:
+    """A warning when ``budget`` (FLOPs) lies more than 100x outside the compute range of the fitted runs."""
+    C = fit.points["compute_flops"]
+    lo, hi = float(C.min()), float(C.max())
+    if budget > 100 * hi:
+        return (
+            f"C = {budget:.3g} FLOPs is {budget / hi:.3g}x the largest run ({hi:.3g}): a far extrapolation."
+        )
+    if budget < lo / 100:
+        return f"C = {budget:.3g} FLOPs is far below the smallest run ({lo:.3g}): outside the fitted range."
+    return None

@@ -222,3 +222,13 @@ def test_recipe_chart_spec_titles_thin_error_bars_verdict_colours(demo_db):
     assert pts["color"]["scale"]["range"][4] == "#e15759"  # tableau10 red for "worse" only
     lo, hi = pts["y"]["scale"]["domain"]
     assert 0.5 <= lo < 0.53 and 0.66 < hi <= 0.7  # the A intervals (0.528 .. 0.662), not 0-1
+
+
+def test_rl_high_transient_cut_warns_about_too_few_points(app_env):
+    from tests.app.conftest import run_page
+
+    at = run_page("app_pages/rl.py")
+    at.radio(key="rl.x").set_value("step").run()
+    at.number_input(key="rl.transient_cut").set_value(0.9).run()
+    assert not at.exception, at.exception
+    assert any("points after the transient cut" in w.value for w in at.warning)
