@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize, nnls
 
+from analysis._common import accept_small_gradient
 from analysis.errors import InsufficientDataError
 from analysis.results import FitResult
 
@@ -452,12 +453,9 @@ def fit_chinchilla(
         }
     )
     grad_norm = _projected_grad_norm(x, g)
-    success = bool(best.success)
-    message = str(best.message)
-    if not success and grad_norm <= 1e-5 * delta * N.size:
-        # L-BFGS-B's line search cannot improve further at machine precision: converged in practice.
-        success = True
-        message += f" (accepted: gradient norm {grad_norm:.3g} at the optimum)"
+    success, message = accept_small_gradient(
+        bool(best.success), str(best.message), grad_norm, 1e-5 * delta * N.size
+    )
     return FitResult(
         law="chinchilla",
         params=params,

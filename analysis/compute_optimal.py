@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize, nnls
 
+from analysis._common import accept_small_gradient
 from analysis.chinchilla import _blas_single_thread
 from analysis.errors import InsufficientDataError
 from analysis.results import FitResult
@@ -270,10 +271,9 @@ def fit_compute_law(
         g_raw[2] = 0.0
     srt = np.sort(np.asarray(objs))
     grad_norm = float(np.linalg.norm(g_raw))
-    success, message = bool(best.success), str(best.message)
-    if not success and grad_norm <= 1e-5 * delta * C.size:
-        success = True
-        message += f" (accepted: gradient norm {grad_norm:.3g} at the optimum)"
+    success, message = accept_small_gradient(
+        bool(best.success), str(best.message), grad_norm, 1e-5 * delta * C.size
+    )
     params = {"E": float(np.exp(e)), "A": float(np.exp(a_c + al * mC)), "alpha": al}
     return FitResult(
         law="compute",

@@ -9,7 +9,7 @@ intervals and N_opt at a user budget. Hoffmann et al. (2022), arXiv:2203.15556.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -22,6 +22,7 @@ from analysis.envelope import fit_envelope_allocation, training_curve_envelope
 from analysis.isoflop import isoflop_minima, isoflop_noise_bootstrap
 from analysis.results import FitResult
 from analysis.uncertainty import bootstrap_fit, budget_key, chinchilla_bootstrap
+from app.services.pretraining import allocation_table
 from data import queries
 
 #: Column order of the comparison table.
@@ -92,6 +93,39 @@ def _row(approach: str, method: str, **kw: Any) -> dict[str, Any]:
     row.update(approach=approach, method=method, status="ok", n_points=0, uncertainty="", reason="")
     row.update(kw)
     return row
+
+
+def _fit_row(
+    name: str,
+    method: str,
+    fit: FitResult,
+    *,
+    a: float,
+    b: float,
+    n_opt: tuple[float, float, float],
+    D_opt: float,
+    n_points: int,
+    uncertainty: str,
+) -> dict[str, Any]:
+    """A comparison row: allocation exponents a, b with their replicate intervals, N_opt (value, lo, hi), D_opt."""
+    a_lo, a_hi = fit.interval("a")
+    b_lo, b_hi = fit.interval("b")
+    return _row(
+        name,
+        method,
+        a=a,
+        a_lo=a_lo,
+        a_hi=a_hi,
+        b=b,
+        b_lo=b_lo,
+        b_hi=b_hi,
+        N_opt=n_opt[0],
+        N_opt_lo=n_opt[1],
+        N_opt_hi=n_opt[2],
+        D_opt=D_opt,
+        n_points=n_points,
+        uncertainty=uncertainty,
+    )
 
 
 def _na(approach: str, method: str, reason: str) -> dict[str, Any]:
@@ -176,22 +210,15 @@ def approach1(
         return _na(name, method, f"envelope fit failed: {e}"), None
     if n_boot > 0:
         boot = bootstrap_fit(fit_fn, arrays, arrays["run_id"], n_boot=n_boot, rng=np.random.default_rng(seed))
-        fit = FitResult(**{**fit.__dict__, "bootstrap": boot})
+        fit = replace(fit, bootstrap=boot)
     n, lo, hi, d = _power_at(fit, budget)
-    a_lo, a_hi = fit.interval("a")
-    b_lo, b_hi = fit.interval("b")
-    row = _row(
+    row = _fit_row(
         name,
         method,
+        fit,
         a=fit.params["a"],
-        a_lo=a_lo,
-        a_hi=a_hi,
         b=fit.params["b"],
-        b_lo=b_lo,
-        b_hi=b_hi,
-        N_opt=n,
-        N_opt_lo=lo,
-        N_opt_hi=hi,
+        n_opt=(n, lo, hi),
         D_opt=d,
         n_points=int(c["run_id"].n_unique()),
         uncertainty=f"bootstrap over runs, {n_boot} replicates" if n_boot else "none",
@@ -277,22 +304,15 @@ def approach2(
     except (ValueError, RuntimeError) as e:
         return _na(name, method, f"isoFLOP fit failed: {e}"), None, minima
     if n_boot == 0:
-        fit = FitResult(**{**fit.__dict__, "bootstrap": None})
+        fit = replace(fit, bootstrap=None)
     n, lo, hi, d = _power_at(fit, budget)
-    a_lo, a_hi = fit.interval("a")
-    b_lo, b_hi = fit.interval("b")
-    row = _row(
+    row = _fit_row(
         name,
         method,
+        fit,
         a=fit.params["a"],
-        a_lo=a_lo,
-        a_hi=a_hi,
         b=fit.params["b"],
-        b_lo=b_lo,
-        b_hi=b_hi,
-        N_opt=n,
-        N_opt_lo=lo,
-        N_opt_hi=hi,
+        n_opt=(n, lo, hi),
         D_opt=d,
         n_points=int(fit.n_points),
         uncertainty=(
@@ -354,22 +374,15 @@ def approach3(
             full_fit=fit,
             check_every=0,
         )
-        fit = FitResult(**{**fit.__dict__, "bootstrap": boot})
+        fit = replace(fit, bootstrap=boot)
     lo, hi = fit.interval(budget_key("N_opt", budget))
-    a_lo, a_hi = fit.interval("a")
-    b_lo, b_hi = fit.interval("b")
-    row = _row(
+    row = _fit_row(
         name,
         desc,
+        fit,
         a=fit.derived["a"],
-        a_lo=a_lo,
-        a_hi=a_hi,
         b=fit.derived["b"],
-        b_lo=b_lo,
-        b_hi=b_hi,
-        N_opt=float(alloc.N_opt[0]),
-        N_opt_lo=lo,
-        N_opt_hi=hi,
+        n_opt=(float(alloc.N_opt[0]), lo, hi),
         D_opt=float(alloc.D_opt[0]),
         n_points=points.height,
         uncertainty=f"bootstrap over runs, {n_boot} replicates" if n_boot else "none",
@@ -378,21 +391,11 @@ def approach3(
 
 
 def _chinchilla_curve(name: str, fit: FitResult, grid: np.ndarray) -> pl.DataFrame:
-    n = compute_optimal_allocation(fit.params, grid).N_opt
-    lo = hi = np.full(grid.size, np.nan)
-    if fit.bootstrap is not None:
-        r = fit.bootstrap.replicates
-        keys = ("E", "A", "B", "alpha", "beta")
-        vals = []
-        for i in range(fit.bootstrap.n):
-            try:
-                vals.append(compute_optimal_allocation({k: float(r[k][i]) for k in keys}, grid).N_opt)
-            except ValueError:
-                continue
-        if len(vals) >= 2:
-            lo, hi = np.quantile(np.array(vals), [0.025, 0.975], axis=0)
+    t = allocation_table(fit, grid)
+    lo = t["N_opt_lo"] if "N_opt_lo" in t.columns else np.full(grid.size, np.nan)
+    hi = t["N_opt_hi"] if "N_opt_hi" in t.columns else np.full(grid.size, np.nan)
     return pl.DataFrame(
-        {"approach": [name] * grid.size, "compute_flops": grid, "N_opt": n, "lo": lo, "hi": hi}
+        {"approach": [name] * grid.size, "compute_flops": grid, "N_opt": t["N_opt"], "lo": lo, "hi": hi}
     )
 
 

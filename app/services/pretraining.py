@@ -186,7 +186,10 @@ def _fit_arrays(law: str, a: dict[str, np.ndarray], delta: float) -> FitResult:
 
 
 def _backtest_fns(law: str, method: str, delta: float):
-    """(fit_fn, predict_fn) over arrays N, D, C, L for ``analysis.backtest``; refits after the first warm-start."""
+    """(fit_fn, predict_fn, state) over arrays N, D, C, L for ``analysis.backtest``.
+
+    Refits after the first warm-start from its optimum; ``state["init"]`` holds the first fit's parameters.
+    """
     state: dict[str, Any] = {}
 
     def fit_fn(a: dict[str, np.ndarray]) -> dict[str, float]:
@@ -210,7 +213,7 @@ def _backtest_fns(law: str, method: str, delta: float):
     def predict_fn(params: dict[str, float], a: dict[str, np.ndarray]) -> np.ndarray:
         return predict(law, params, {"N": a["N"], "D": a["D"], "C": a["C"]})
 
-    return fit_fn, predict_fn
+    return fit_fn, predict_fn, state
 
 
 def _backtest_arrays(points: pl.DataFrame) -> dict[str, np.ndarray]:
@@ -256,7 +259,7 @@ def holdout_backtest(
     arrays = _backtest_arrays(points)
     C = arrays["C"]
     cutoff = float(np.quantile(C, 1 - holdout_fraction))
-    fit_fn, predict_fn = _backtest_fns(law, method, delta)
+    fit_fn, predict_fn, state = _backtest_fns(law, method, delta)
     try:
         frame, summary = _holdout(
             fit_fn,
@@ -271,7 +274,7 @@ def holdout_backtest(
     except ValueError as e:
         return {"error": str(e)}
     train = points.filter(pl.col("compute_flops") <= cutoff)
-    params = fit_fn(_backtest_arrays(train))
+    params = state["init"]  # the fit below the cutoff that the held-out predictions came from
     r = np.log(train["loss"].to_numpy()) - np.log(predict_fn(params, _backtest_arrays(train)))
     sd = float(np.std(r, ddof=1)) if r.size > 1 else 0.0
     if "lower" in frame.columns:
@@ -302,7 +305,6 @@ def holdout_backtest(
         uniq = np.unique(C)
         cuts = sorted({float(np.quantile(uniq, q)) for q in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)})
         try:
-            fit_fn2, _ = _backtest_fns(law, method, delta)
             detail, _summ = rolling_origin_backtest(
                 lambda a: _backtest_fns(law, method, delta)[0](a),
                 predict_fn,
@@ -332,25 +334,22 @@ def allocation_table(result: FitResult, budgets: list[float] | tuple[float, ...]
         }
     )
     if result.bootstrap is not None:
+        C = np.asarray(budgets, dtype=float)
         reps = result.bootstrap.replicates
         keys = ("E", "A", "B", "alpha", "beta")
-        ok = np.all([np.isfinite(reps[k]) for k in keys], axis=0)
-        lo = {k: [] for k in ("N_opt", "D_opt", "tokens_per_param")}
-        hi = {k: [] for k in lo}
-        for C in budgets:
-            vals = {k: [] for k in lo}
-            for b in np.flatnonzero(ok):
-                a = compute_optimal_allocation({k: float(reps[k][b]) for k in keys}, np.array([C]))
-                vals["N_opt"].append(a.N_opt[0])
-                vals["D_opt"].append(a.D_opt[0])
-                vals["tokens_per_param"].append(a.tokens_per_param[0])
-            for k in lo:
-                q = np.quantile(vals[k], [0.025, 0.975]) if vals[k] else (np.nan, np.nan)
-                lo[k].append(float(q[0]))
-                hi[k].append(float(q[1]))
-        df = df.with_columns(
-            *(pl.Series(f"{k}_lo", lo[k]) for k in lo), *(pl.Series(f"{k}_hi", hi[k]) for k in hi)
-        )
+        vals: dict[str, list[np.ndarray]] = {k: [] for k in ("N_opt", "D_opt", "tokens_per_param")}
+        for b in np.flatnonzero(np.all([np.isfinite(reps[k]) for k in keys], axis=0)):
+            try:
+                a = compute_optimal_allocation({k: float(reps[k][b]) for k in keys}, C)
+            except ValueError:  # a degenerate replicate (an exponent at 0) has no allocation
+                continue
+            for k in vals:
+                vals[k].append(getattr(a, k))
+        cols = []
+        for k, v in vals.items():
+            q = np.quantile(np.array(v), [0.025, 0.975], axis=0) if v else np.full((2, C.size), np.nan)
+            cols += [pl.Series(f"{k}_lo", q[0]), pl.Series(f"{k}_hi", q[1])]
+        df = df.with_columns(*cols)
     return df
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from data.ingest.records import RUN_COLUMNS
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "make_samples.py"
 
@@ -24,28 +26,7 @@ SCRIPT = REPO / "scripts" / "make_samples.py"
 HAND_WRITTEN = {"README.md", "PROVENANCE.md"}
 
 #: Metadata keys of a JSON Lines run log (docs/FORMATS.md section 1).
-META_KEYS = {
-    "type",
-    "run_id",
-    "kind",
-    "source",
-    "model_family",
-    "base_model",
-    "n_params",
-    "n_params_nonembed",
-    "n_tokens",
-    "compute_flops",
-    "compute_source",
-    "budget_flops",
-    "corpus",
-    "recipe",
-    "algorithm",
-    "reward_shaping",
-    "seed",
-    "n_gpus",
-    "loss_metric",
-    "config",
-}
+META_KEYS = {"type", "config", *RUN_COLUMNS}
 
 #: run-id prefix of each sample folder.
 PREFIX = {
