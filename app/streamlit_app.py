@@ -12,7 +12,7 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from app import cache  # noqa: E402
+from app import cache, links  # noqa: E402
 
 st.set_page_config(page_title="Scaling dashboard", page_icon=":material/show_chart:", layout="wide")
 
@@ -46,7 +46,7 @@ with st.sidebar:
 
 page = st.navigation(PAGES)
 if mtime:
-    page.run()
+    links.run_page(page)  # selections restored from and written to the URL query
 else:
     st.title("No data yet")
     st.markdown(
