@@ -1,6 +1,9 @@
-"""The ``scaling`` command: migrate, ingest, fit, demo, serve, sql.
+"""The ``scaling`` command: migrate, ingest, fit, demo, serve, sql, size, runs, label, delete, export.
 
-Argument parsing is the standard library's argparse; progress bars are tqdm's.
+Argument parsing is the standard library's argparse; progress bars are tqdm's. Building the parser imports only
+the standard library and ``app.settings`` (polars, scipy, duckdb and streamlit are imported by the command that
+needs them), so ``scaling --help`` and argument errors answer at once. Every ``--bootstrap`` defaults to
+``SCALING_BOOTSTRAP`` (200), the number of replicates the app draws.
 """
 
 from __future__ import annotations
@@ -19,6 +22,22 @@ def _db_arg(p: argparse.ArgumentParser, settings: Settings) -> None:
     p.add_argument("--db", default=settings.db, help=f"DuckDB file (default: $SCALING_DB or {settings.db})")
 
 
+#: ``app.services.pretraining.LAWS`` and ``app.services.pretraining_cli.EXTRA_ANALYSES`` (importing them would pull
+#: in scipy and polars for ``--help``; tests/app/test_cli_workflow.py checks they stay equal).
+PRETRAINING_LAWS = ("chinchilla", "compute", "kaplan_N", "kaplan_D")
+PRETRAINING_EXTRA = ("overtraining", "approaches", "datamix")
+
+
+def _bootstrap_arg(p: argparse.ArgumentParser, settings: Settings, what: str) -> None:
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=settings.bootstrap,
+        metavar="N",
+        help=f"bootstrap replicates {what} (default $SCALING_BOOTSTRAP or {settings.bootstrap}; 0 = none)",
+    )
+
+
 def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for the README check)."""
     settings = settings or Settings.from_env()
@@ -34,12 +53,10 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     _db_arg(p, settings)
     p.add_argument("paths", nargs="+", help="files or folders to ingest (folders are walked recursively)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-file lines")
+    p.add_argument("--json", action="store_true", help="print the ingest report (one entry per file) as JSON")
 
     p = sub.add_parser("fit", help="fit a scaling law: pretraining, rl or test-time")
     axes = p.add_subparsers(dest="axis", required=True, metavar="AXIS")
-    from app.services.pretraining import LAWS
-    from app.services.pretraining_cli import EXTRA_ANALYSES
-
     fp = axes.add_parser("pretraining", help="fit a pretraining law to final losses")
     _db_arg(fp, settings)
     fp.add_argument(
@@ -50,7 +67,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     )
     fp.add_argument(
         "--law",
-        choices=[*LAWS, *EXTRA_ANALYSES],
+        choices=[*PRETRAINING_LAWS, *PRETRAINING_EXTRA],
         default="chinchilla",
         help="law to fit (default chinchilla); 'overtraining' = Gadre L(C, M) plus the loss-to-error map, "
         "'approaches' = Chinchilla approaches 1-3 side by side, 'datamix' = one compute law per corpus and the "
@@ -69,9 +86,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         default="vpnls",
         help="chinchilla solver: variable projection (fast, default) or the 4,500-start L-BFGS reference",
     )
-    fp.add_argument(
-        "--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates over runs (default 0)"
-    )
+    _bootstrap_arg(fp, settings, "over runs")
     fp.add_argument("--seed", type=int, default=settings.seed, help="seed of the bootstrap generator")
     fp.add_argument(
         "--backtest", action="store_true", help="fit below a compute cutoff and predict the largest runs"
@@ -97,7 +112,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         default=None,
         help="fraction 0-1 of each run's largest compute below which points are dropped as the early transient (default 0.1)",
     )
-    fr.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates (default 0)")
+    _bootstrap_arg(fr, settings, "over evaluation points")
     fr.add_argument("--seed", type=int, default=settings.seed, help="seed of the bootstrap generator")
     fr.add_argument("--json", action="store_true", help="print the result as JSON")
     fr.add_argument("--no-save", action="store_true", help="do not record the fits in the fits table")
@@ -108,13 +123,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         "--where", help="extra SQL filter over v_eval_by_problem columns, e.g. \"model = 'Pythia 12B'\""
     )
     ft.add_argument("--k", default="1,10,100", help="comma-separated k values for pass@k (default 1,10,100)")
-    ft.add_argument(
-        "--bootstrap",
-        type=int,
-        default=None,
-        metavar="N",
-        help="bootstrap replicates over problems for the coverage fit (default $SCALING_BOOTSTRAP)",
-    )
+    _bootstrap_arg(ft, settings, "over problems for the coverage fit")
     ft.add_argument(
         "--seed", type=int, default=None, help="seed of the bootstrap generator (default $SCALING_SEED)"
     )
@@ -143,18 +152,13 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--inference-tokens", type=float, default=2e12, help="lifetime inference tokens (default 2e12)"
     )
+    _bootstrap_arg(p, settings, "over runs of a fresh 'fit:' law")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("demo", help="ingest the bundled real sample data, fit, and serve the app")
     p.add_argument("--db", default="var/demo.duckdb", help="DuckDB file to build (default var/demo.duckdb)")
     p.add_argument("--no-serve", action="store_true", help="build and fit only; do not start the app")
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=100,
-        metavar="N",
-        help="bootstrap replicates kept with each default fit (default 100)",
-    )
+    _bootstrap_arg(p, settings, "kept with each default fit")
     p.add_argument("--port", type=int, default=settings.port, help="port to serve on (default 8501)")
 
     p = sub.add_parser("serve", help="serve the Streamlit app on localhost")
@@ -168,8 +172,21 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         "--timeout", type=float, default=settings.sql_timeout_s, help="seconds before interrupting"
     )
     p.add_argument("--max-rows", type=int, default=settings.sql_max_rows, help="rows returned at most")
-    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="print CSV (full values) instead of a table")
+    fmt.add_argument(
+        "--json", action="store_true", help="print a JSON list of row objects instead of a table"
+    )
+    p.add_argument(
+        "--width", type=int, default=None, help="table width in characters (default: the terminal's)"
+    )
+    for extra in _EXTRA_COMMANDS:
+        extra(sub, settings)
     return parser
+
+
+#: Functions ``(subparsers, settings) -> None`` adding more subcommands (kept in their own modules).
+_EXTRA_COMMANDS: list = []
 
 
 def to_json(payload) -> str:
@@ -219,6 +236,9 @@ def cmd_ingest(args) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.json:
+        print(to_json(ingest_report_payload(args.db, report)))
+        return 1 if report.count("failed") else 0
     if not args.quiet:
         for f in report.files:
             if f.status == "failed":
@@ -232,6 +252,21 @@ def cmd_ingest(args) -> int:
         f"{report.count('failed')} failed, {report.count('skipped')} skipped; {report.n_rejects} rejected records"
     )
     return 1 if report.count("failed") else 0
+
+
+def ingest_report_payload(db, report) -> dict:
+    """JSON-ready summary of an ``IngestReport``: counts per status and one entry per file (path, format, status,
+    runs, rows, rejects, message)."""
+    files = []
+    for f in report.files:
+        files.append(
+            {
+                k: getattr(f, k, None)
+                for k in ("path", "format", "status", "n_runs", "n_rows", "n_rejects", "message")
+            }
+        )
+    counts = {s: report.count(s) for s in ("loaded", "unchanged", "failed", "skipped")}
+    return {"db": str(db), **counts, "n_rejects": report.n_rejects, "files": files}
 
 
 def _save(db: str, records: list[dict]) -> list[str]:
@@ -284,7 +319,7 @@ def cmd_fit(args) -> int:
 def cmd_size(args) -> int:
     import duckdb
 
-    from app.services.sizing import size_model, summary_rows
+    from app.services.sizing import size_model
     from data.connect import open_ro
 
     try:
@@ -296,6 +331,7 @@ def cmd_size(args) -> int:
                 inference_tokens=args.inference_tokens,
                 target_loss=args.target_loss,
                 reference_params=None if args.target_loss else args.reference_params,
+                n_boot=args.bootstrap,
             )
         finally:
             con.close()
@@ -314,9 +350,42 @@ def cmd_size(args) -> int:
     if args.json:
         print(to_json(payload))
     else:
-        for row in summary_rows(res):
-            print("  ".join(f"{k}={v}" for k, v in row.items()))
+        print(size_text(res))
     return 0
+
+
+def size_text(res) -> str:
+    """Readable summary of a ``SizingResult``: the law, the target, and N, D, tokens per parameter and total FLOPs
+    of both optima with 95% intervals (or why there are none)."""
+    from app.numfmt import human, interval, num, sci, text_table
+    from app.services.sizing import summary_rows
+
+    fmts = {
+        "tokens per parameter": lambda v: f"{v:.1f}",
+        "total FLOPs (train + inference)": lambda v: sci(v, 3),
+    }
+    keys = {"parameters N": "N", "training tokens D": "D", "tokens per parameter": "tokens_per_param"}
+    rows = []
+    for r in summary_rows(res):
+        f = fmts.get(r["quantity"], human)
+        iv = res.intervals.get(keys.get(r["quantity"], ""))
+        ci = interval(*iv, fmt=f) if iv else "n/a"
+        rows.append([r["quantity"], f(r["inference-aware"]), f(r["Chinchilla-optimal"]), ci])
+    o, p = res.optimum, res.params
+    head = (
+        f"law: {res.law_label} (E={num(p['E'])}, A={num(p['A'])}, B={num(p['B'])}, alpha={num(p['alpha'])}, "
+        f"beta={num(p['beta'])})\ntarget loss {res.target_loss:.4f} nats/token; lifetime inference "
+        f"{human(res.inference_tokens)} tokens; saving {100 * o['saving_fraction']:.1f}% "
+        f"({sci(o['saving_flops'], 2)} FLOPs)"
+    )
+    note = (
+        f"95% intervals from {res.n_replicates} replicates of the law."
+        if res.intervals
+        else "No interval: this law has no bootstrap replicates (presets are published point estimates; use "
+        "'fit:SOURCE' or a stored fit with replicates)."
+    )
+    table = text_table(["quantity", "inference-aware", "Chinchilla-optimal", "95% interval"], rows)
+    return f"{head}\n{table}\n{note}"
 
 
 def cmd_demo(args) -> int:
@@ -366,11 +435,12 @@ def cmd_sql(args) -> int:
         return 2
     if args.csv:
         print(res.frame.write_csv(), end="")
+    elif args.json:
+        print(to_json(res.frame.to_dicts()))
     else:
-        import polars as pl
+        from app.numfmt import text_table
 
-        with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=60):
-            print(res.frame)
+        print(text_table(res.frame.columns, res.frame.rows(), width=args.width))
     if res.truncated:
         print(f"(truncated at {args.max_rows} rows)", file=sys.stderr)
     return 0
@@ -379,16 +449,29 @@ def cmd_sql(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scaling`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handler = {
-        "migrate": cmd_migrate,
-        "ingest": cmd_ingest,
-        "fit": cmd_fit,
-        "demo": cmd_demo,
-        "serve": lambda a: serve(a.db, a.port),
-        "sql": cmd_sql,
-        "size": cmd_size,
-    }[args.command]
-    return handler(args)
+    try:
+        if getattr(args, "handler", None):
+            return args.handler(args)
+        return _HANDLERS[args.command](args)
+    except BrokenPipeError:  # `scaling sql ... | head`
+        sys.stderr.close()
+        return 0
+
+
+def _serve_cmd(args) -> int:
+    return serve(args.db, args.port)
+
+
+#: Handlers of the commands defined in this module (commands in other modules set ``handler`` themselves).
+_HANDLERS = {
+    "migrate": cmd_migrate,
+    "ingest": cmd_ingest,
+    "fit": cmd_fit,
+    "demo": cmd_demo,
+    "serve": _serve_cmd,
+    "sql": cmd_sql,
+    "size": cmd_size,
+}
 
 
 if __name__ == "__main__":
