@@ -14,7 +14,12 @@ if _ROOT not in sys.path:
 
 from app import cache, links  # noqa: E402
 
-st.set_page_config(page_title="Scaling dashboard", page_icon=":material/show_chart:", layout="wide")
+# a local favicon: a material-icon page_icon makes the browser fetch the icon from fonts.gstatic.com
+st.set_page_config(
+    page_title="Scaling dashboard",
+    page_icon=str(Path(__file__).parent / "static" / "favicon.png"),
+    layout="wide",
+)
 
 PAGES = {
     "Data": [st.Page("app_pages/overview.py", title="Overview", icon=":material/table_view:", default=True)],
