@@ -142,17 +142,19 @@ st.caption(
     f"Intervals: 95% percentile. Approach 1: {res.notes['approach1']}. Approach 2: {res.notes['approach2']}. a, b are dimensionless; N_opt and D_opt at "
     f"C = {budget:.3g} FLOPs (extrapolated beyond the data when C exceeds the largest run)."
 )
-st.altair_chart(
+widgets.chart(
     cp.nopt_vs_compute(
         res.curves, res.minima if res.minima.height else None, title=f"{source}: N_opt vs compute"
     ),
     width="stretch",
+    name="compute_optimal_nopt_vs_compute",
 )
 if res.profiles.height:
     st.subheader("isoFLOP profiles")
-    st.altair_chart(
+    widgets.chart(
         cp.isoflop_profiles(res.profiles, res.minima, title="final loss vs N per budget (vertices marked)"),
         width="stretch",
+        name="compute_optimal_isoflop_profiles",
     )
     st.dataframe(
         widgets.as_text(

@@ -115,9 +115,10 @@ st.caption(
     "A multiplier is meaningful only when every corpus is evaluated on the same held-out set (Marin: Paloma "
     "macro average; Gadre et al.: C4 validation). Losses on each corpus's own validation split are not comparable."
 )
-st.altair_chart(
+widgets.chart(
     cp.mixes_vs_compute(
         res.points, res.frontier, res.curves, budget, title=f"{source}: loss vs compute per corpus"
     ),
     width="stretch",
+    name="data_mix_loss_vs_compute",
 )

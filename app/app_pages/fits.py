@@ -28,9 +28,9 @@ fits = cache.service("app.services.records:stored_fits", axis_arg, None if law =
 if fits.height == 0:
     st.info(f"No stored fit with axis {axis} and law {law}.")
     st.stop()
-st.dataframe(
+widgets.table(
     fits.rename({"n_points": "n_points (fitted)", "created_at": "created_at (UTC)"}),
-    hide_index=True,
+    "stored_fits",
     key="fits.table",
     # what a reader compares first; the provenance columns (loss, optimizer, code, id) last
     column_order=[
@@ -96,6 +96,9 @@ if fit["n_replicates"]:
 else:
     st.caption("No bootstrap replicates were stored, so there are no intervals (fit with `--bootstrap N`).")
 
+widgets.records_download(
+    {k: v for k, v in fit.items() if k != "params"} | {"param_table": fit["params"]}, f"fit_{fit_id}"
+)
 st.subheader("Selection")
 st.json(fit["selection"])
 bt = fit["backtest"]

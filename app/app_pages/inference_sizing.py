@@ -132,7 +132,8 @@ st.dataframe(
     key=K + "table",
     column_config={"inference-aware": "inference-aware N*", "Chinchilla-optimal": "Chinchilla-optimal N0"},
 )
-st.altair_chart(
+widgets.chart(
     cp.sizing_curve(res.curve, o, title="total FLOPs along the iso-loss curve (around the two optima)"),
     width="stretch",
+    name="inference_sizing_total_flops",
 )

@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from app import cache
+from app import cache, widgets
 
 st.title("Overview")
 totals = cache.q("totals")
@@ -22,9 +22,9 @@ st.caption(
 )
 
 st.subheader("Runs by kind and source")
-st.dataframe(
+widgets.table(
     cache.q("run_counts"),
-    hide_index=True,
+    "runs_by_source",
     width="stretch",
     key="overview.runs",
     column_config={
@@ -45,9 +45,10 @@ else:
         "Each row names the file, the 1-based line (0 = the whole file could not be parsed) and the reason. "
         "The good records next to them were loaded."
     )
-    st.dataframe(
+    widgets.table(
         rej.with_columns(pl.col("source_file").str.split("/").list.slice(-2).list.join("/")),
-        hide_index=True,
+        "rejected_records",
+        data=rej,
         width="stretch",
         key="overview.rejects",
         column_order=("source_file", "line", "reason", "rejected_at", "raw"),  # the long raw JSON last
@@ -61,4 +62,4 @@ else:
     )
 
 with st.expander("Ingest ledger"):
-    st.dataframe(cache.q("ingest_files"), hide_index=True, width="stretch")
+    widgets.table(cache.q("ingest_files"), "ingest_ledger", width="stretch", key="overview.ledger")

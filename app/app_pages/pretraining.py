@@ -59,11 +59,12 @@ try:
 except ValueError as e:
     st.warning(f"No fitted curve drawn: {e}")
     curve = band = None
-st.altair_chart(
+widgets.chart(
     charts.loss_vs_compute(
         fit.points, color="n_params", frontier=curve, band=band, title=f"{source}: final loss vs compute"
     ),
     width="stretch",
+    name="pretraining_loss_vs_compute",
 )
 st.caption(
     f"{fit.points.height} runs; line: {LAWS[law]}. Bands from {r.bootstrap.n if r.bootstrap else 0} "
@@ -71,11 +72,12 @@ st.caption(
 )
 
 st.subheader("Parameters")
-st.dataframe(
+widgets.table(
     widgets.as_text(
         widgets.param_table(r), dict.fromkeys(("value", "ci95_lo", "ci95_hi"), lambda v: f"{v:.4g}")
     ),
-    hide_index=True,
+    f"pretraining_{source}_{law}_parameters",
+    data=widgets.param_table(r),
     key="pretraining.params",
     column_config={"ci95_lo": "95% lo", "ci95_hi": "95% hi"},
 )

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import cache, charts_rl
+from app import cache, charts_rl, widgets
 from app.services.rl import (
     DEFAULT_TRANSIENT_FRACTION,
     LABEL_COLUMNS,
@@ -67,9 +67,10 @@ for rid, err in fits.errors.items():
 unit = fits.unit
 
 curves, band, cuts = curve_frames(fits)
-st.altair_chart(
+widgets.chart(
     charts_rl.rl_curve_chart(points_frame(fits), curves, band, cuts, unit=unit, metric=metric),
     width="stretch",
+    name="rl_curves",
 )
 st.caption(
     "Solid: ScaleRL sigmoid R = R0 + (A - R0)/(1 + (C_mid/C)^B) (Khatri et al. 2025, arXiv 2510.13786); dashed: "
@@ -139,7 +140,7 @@ else:
             "C_mid ratio": NUM(format="%.2f", help="C_mid / the baseline's C_mid (> 1: slower)"),
         },
     )  # fmt: skip
-    st.altair_chart(charts_rl.recipe_chart(comp, unit=unit), width="content")
+    widgets.chart(charts_rl.recipe_chart(comp, unit=unit), width="content", name="rl_recipe_comparison")
     st.caption(
         "A differs when |ΔA| > 0.02 (ScaleRL's seed-to-seed margin) and the 95% intervals do not overlap; B and "
         "C_mid when they change by > 10% with disjoint intervals. Higher A: higher ceiling; higher B or lower "

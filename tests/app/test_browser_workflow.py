@@ -120,3 +120,34 @@ def test_a_stale_link_falls_back_with_a_note(served, browser):
         assert "rl.gone" not in page.url
     finally:
         ctx.close()
+
+
+def test_chart_and_table_downloads_open(served, browser, tmp_path):
+    import struct
+    import xml.etree.ElementTree as ET
+
+    import polars as pl
+
+    base, _ = served
+    ctx, page = _page(browser)
+    try:
+        shots.open_page(page, "pretraining", f"{base}/pretraining", timeout_s=90)
+        got = {}
+        for label in ("Chart (SVG)", "Chart (PNG)", "Data (CSV)"):
+            page.locator('[data-testid="stPopover"] button').first.click()
+            with page.expect_download() as info:
+                page.get_by_role("button", name=label).click()
+            d = info.value
+            path = tmp_path / d.suggested_filename
+            d.save_as(path)
+            got[label] = path
+            page.keyboard.press("Escape")
+        assert got["Chart (SVG)"].name.startswith("pretraining_loss_vs_compute_")
+        root = ET.fromstring(got["Chart (SVG)"].read_text())
+        w, h = float(root.get("width")), float(root.get("height"))
+        png = got["Chart (PNG)"].read_bytes()
+        assert struct.unpack(">II", png[16:24]) == (round(2 * w), round(2 * h))
+        data = pl.read_csv(got["Data (CSV)"])
+        assert {"compute_flops", "loss"} <= set(data.columns) and data.height > 10
+    finally:
+        ctx.close()
