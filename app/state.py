@@ -22,7 +22,6 @@ URL_TYPES: dict[str, type] = {
     "test_time.target": float,
     "test_time.adapt_target": float,
     "test_time.split_half": bool,
-    "runs.runs": list,
     "runs.log_x": bool,
     "runs.log_y": bool,
     "runs.overlay": list,

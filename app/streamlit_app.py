@@ -22,7 +22,10 @@ st.set_page_config(
 )
 
 PAGES = {
-    "Data": [st.Page("app_pages/overview.py", title="Overview", icon=":material/table_view:", default=True)],
+    "Data": [
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/table_view:", default=True),
+        st.Page("app_pages/runs.py", title="Run explorer", icon=":material/query_stats:"),
+    ],
     "Pretraining": [
         st.Page("app_pages/pretraining.py", title="Pretraining fit", icon=":material/trending_down:"),
         st.Page(

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import cache, charts, state, widgets
+from app import cache, charts, charts_runs, state, widgets
 from app.services.pretraining import LAWS, allocation_table, budget_warning, fit_warnings, loss_curves
 
 st.title("Pretraining scaling fit")
@@ -109,6 +109,18 @@ if law == "chinchilla":
                 f"D_opt [{widgets.human(row['D_opt_lo'])}, {widgets.human(row['D_opt_hi'])}], tokens/param "
                 f"[{row['tokens_per_param_lo']:.3g}, {row['tokens_per_param_hi']:.3g}]."
             )
+
+curves, n_logged = cache.service("data.run_explorer:loss_curves_reduced", source, where)
+if curves.height:
+    st.subheader("Training loss curves")
+    widgets.chart(
+        charts_runs.loss_curves_chart(curves, title=f"{source}: loss vs tokens per run"),
+        f"pretraining_{source}_loss_curves",
+    )
+    st.caption(
+        f"{curves['run_id'].n_unique()} runs; {curves.height:,} reduced points (last loss per log-spaced token "
+        f"bucket) from {n_logged:,} logged. Open one run in the Run explorer for every metric and x axis."
+    )
 
 widgets.backtest_panel(fit.backtest)
 with st.expander("Reporting checklist (Li et al. 2025, arXiv 2502.18969)"):
