@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app import cli_store
 from app.settings import REPO_ROOT, SAMPLES_DIR, Settings
 
 
@@ -185,8 +186,9 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-#: Functions ``(subparsers, settings) -> None`` adding more subcommands (kept in their own modules).
-_EXTRA_COMMANDS: list = []
+#: Functions ``(subparsers, settings) -> None`` adding more subcommands (kept in their own modules; each sets
+#: ``handler`` with ``set_defaults``).
+_EXTRA_COMMANDS: list = [cli_store.add_commands]
 
 
 def to_json(payload) -> str:
