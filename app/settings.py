@@ -20,6 +20,7 @@ class Settings:
     sql_timeout_s: float = 5.0
     sql_max_rows: int = 10_000
     port: int = 8501
+    upload_max_mb: float = 200.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -50,4 +51,5 @@ SETTINGS_HELP: dict[str, str] = {
     "sql_timeout_s": "seconds before a SQL console query is interrupted",
     "sql_max_rows": "rows the SQL console returns at most (the result says when it was truncated)",
     "port": "port `scaling serve` listens on (localhost)",
+    "upload_max_mb": "megabytes one Upload-page submission may hold in total (larger uploads are refused)",
 }

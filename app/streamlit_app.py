@@ -25,6 +25,7 @@ PAGES = {
     "Data": [
         st.Page("app_pages/overview.py", title="Overview", icon=":material/table_view:", default=True),
         st.Page("app_pages/runs.py", title="Run explorer", icon=":material/query_stats:"),
+        st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:"),
     ],
     "Pretraining": [
         st.Page("app_pages/pretraining.py", title="Pretraining fit", icon=":material/trending_down:"),

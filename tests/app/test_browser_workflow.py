@@ -151,3 +151,24 @@ def test_chart_and_table_downloads_open(served, browser, tmp_path):
         assert {"compute_flops", "loss"} <= set(data.columns) and data.height > 10
     finally:
         ctx.close()
+
+
+def test_upload_in_the_browser_reaches_every_page(served, browser, tmp_path):
+    base, db = served
+    src = tmp_path / "browser_sweep.csv"
+    src.write_text("run_id,n_params,n_tokens,final_loss\nbrowser-1,1e8,2e9,3.1\nbrowser-2,2e8,4e9,2.9\n")
+    ctx, page = _page(browser)
+    try:
+        shots.open_page(page, "upload", f"{base}/upload", timeout_s=90)
+        page.get_by_label("Source").first.fill("browser-sweep")
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(src))
+        page.get_by_role("button", name="Ingest").click()
+        page.get_by_text("1 loaded, 0 unchanged, 0 failed").wait_for(timeout=90_000)
+        shots.wait_until_idle(page, 90)
+        # another page, a fresh session: the new runs are there
+        shots.open_page(page, "runs", f"{base}/runs?runs.source=browser-sweep", timeout_s=90)
+        assert _selectbox_value(page, "Source") == "browser-sweep"
+        assert "browser-1" in page.get_by_role("combobox", name="Run").first.input_value()
+        assert "(2 match)" in page.locator('[data-testid="stMain"]').inner_text()
+    finally:
+        ctx.close()
