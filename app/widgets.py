@@ -248,3 +248,14 @@ def records_download(records, name: str, label: str = "Download fit records (JSO
         on_click="ignore",
         icon=":material/download:",
     )
+
+
+def store_changed() -> None:
+    """Call after this server wrote the store: drops the cached read connection, because DuckDB hands a new
+    connection to a path the process still has open the old file's instance (the next read opens the new file)."""
+    import gc
+
+    from app import cache
+
+    cache._connection.clear()
+    gc.collect()

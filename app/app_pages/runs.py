@@ -4,8 +4,10 @@ that used it, other runs overlaid, and the audit trail of label/delete changes."
 import polars as pl
 import streamlit as st
 
-from app import cache, charts_runs, widgets
+from app import access, cache, charts_runs, widgets
+from app.services import curation
 from app.services import runs as svc
+from data.curate import LABEL_COLUMNS
 
 K = "runs."
 st.title("Run explorer")
@@ -124,4 +126,55 @@ else:
     widgets.table(used, f"run_{run_id}_fits", key=K + "fits")
     st.caption(
         "Newest fit per (axis, law, selection) whose selection names this run's source or the run itself."
+    )
+
+st.subheader("Labels and history")
+ok, why = access.may_write()
+with st.expander("Relabel or delete this run"):
+    st.caption(why + " Re-ingesting the run's file undoes a change.")
+    if ok:
+        with st.form(K + "_label_form"):
+            c1, c2, c3 = st.columns([1, 2, 1])
+            field = c1.selectbox("Label", LABEL_COLUMNS, key=K + "_field")
+            value = c2.text_input(
+                f"New value (now: {run.get(field) or 'empty'}; empty clears it)", key=K + "_value"
+            )
+            scope = c3.radio("Apply to", ["this run", "with overlaid runs"], key=K + "_scope")
+            if st.form_submit_button("Set label"):
+                targets = [run_id] + (list(overlay) if scope != "this run" else [])
+                try:
+                    n = curation.label(cache.db_state()[0], targets, field, value.strip(), access.actor())
+                except ValueError as e:
+                    st.error(f"Not changed: {e}")
+                else:
+                    widgets.store_changed()
+                    st.toast(f"{n} value(s) of {field} changed on {len(targets)} run(s)")
+                    st.rerun()
+        sure = st.checkbox(f"Delete {run_id} with its metric and eval rows", key=K + "_sure")
+        if st.button("Delete run", disabled=not sure, type="primary", key=K + "_delete"):
+            try:
+                counts = curation.delete(cache.db_state()[0], [run_id], access.actor())
+            except ValueError as e:
+                st.error(f"Not deleted: {e}")
+            else:
+                widgets.store_changed()
+                st.session_state.pop(K + "run", None)
+                st.toast(f"Deleted {run_id} ({counts['metrics']:,} metric rows)")
+                st.rerun()
+history = cache.service("data.curate:audit", run_id)
+if history.height == 0:
+    st.caption("No label or delete change recorded for this run.")
+else:
+    widgets.table(
+        history.drop("audit_id").with_columns(
+            pl.col("changed_at").dt.strftime("%Y-%m-%d %H:%M"),
+            pl.when(pl.col("action") == "delete")
+            .then(pl.lit("(the deleted row, as JSON, in the download)"))
+            .otherwise(pl.col("old_value"))
+            .alias("old_value"),
+        ),
+        f"run_{run_id}_audit",
+        data=history,
+        key=K + "audit",
+        column_config={"changed_at": "changed (UTC)", "actor": "who"},
     )

@@ -1,8 +1,6 @@
 """Upload: add run-log files from the browser through the same ingest as `scaling ingest` (validation, rejects,
 ledger), within a size limit and, when sign-in is on, only for the allow-list."""
 
-import gc
-
 import streamlit as st
 
 from app import access, cache, widgets
@@ -42,10 +40,7 @@ if submitted:
         except ValueError as e:
             st.error(f"Nothing ingested: {e}")
             st.stop()
-    # DuckDB hands a new connection to a path the process still has open the old file's instance, so drop the
-    # cached read connection (the next read opens the new file); superseded by a reopening open_ro
-    cache._connection.clear()
-    gc.collect()
+    widgets.store_changed()
     c = res["counts"]
     msg = (
         f"{c['loaded']} loaded, {c['unchanged']} unchanged, {c['failed']} failed, {c['skipped']} skipped; "

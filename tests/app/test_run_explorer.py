@@ -90,3 +90,29 @@ def test_pretraining_page_draws_loss_curves(app_env):
     assert "Training loss curves" in [s.value for s in at.subheader]
     cap = next(c.value for c in at.caption if "reduced points" in c.value)
     assert cap.startswith("261 runs")  # (Mis)Fitting: 261 runs with per-checkpoint loss
+
+
+def test_relabel_from_the_run_explorer_is_audited(app_env, tmp_path, monkeypatch):
+    import shutil
+
+    db = tmp_path / "curate.duckdb"
+    shutil.copy(app_env, db)
+    monkeypatch.setenv("SCALING_DB", str(db))
+    at = run_page("app_pages/runs.py")
+    at.selectbox(key="runs.kind").select("rl").run()
+    run_id = at.selectbox(key="runs.run").value
+    at.selectbox(key="runs._field").select("recipe")  # form widgets: sent with the submit
+    at.text_input(key="runs._value").input("ppo-baseline")
+    next(b for b in at.button if b.label == "Set label").click().run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.toast] == ["1 value(s) of recipe changed on 1 run(s)"]
+    con = open_ro(db)
+    try:
+        assert con.execute("SELECT recipe FROM runs WHERE run_id = ?", [run_id]).fetchone() == ("ppo-baseline",)
+        row = con.execute("SELECT actor, via, action, field, new_value FROM v_audit").fetchall()
+    finally:
+        con.close()
+    assert row == [("app (no sign-in)", "app", "label", "recipe", "ppo-baseline")]
+    at.run()
+    history = at.dataframe[-1].value
+    assert history["actor"].tolist() == ["app (no sign-in)"] and history["new_value"].tolist() == ["ppo-baseline"]
