@@ -158,8 +158,9 @@ def backtest_panel(bt: dict | None) -> None:
         )
 
 
-def _download_menu(name: str, items: list[tuple[str, str, Callable[[], bytes | str], str]]) -> None:
-    """A compact "Download" popover with one deferred download button per (label, extension, make, mime)."""
+def _download_menu(name: str, items: list[tuple[str, str, Callable[[], bytes | str], str]], kind: str) -> None:
+    """A compact "Download" popover with one deferred download button per (label, extension, make, mime);
+    ``kind`` ("chart" / "table") keeps the keys of a chart and a table of the same name apart."""
     from app.services.export import file_name
 
     with st.popover("Download", icon=":material/download:"):
@@ -169,7 +170,7 @@ def _download_menu(name: str, items: list[tuple[str, str, Callable[[], bytes | s
                 make,  # called only when clicked
                 file_name=file_name(name, ext),
                 mime=mime,
-                key=f"_dl.{name}.{ext}",
+                key=f"_dl.{kind}.{name}.{ext}",
                 on_click="ignore",
                 width="stretch",
             )
@@ -206,6 +207,7 @@ def chart(chart_obj, name: str, data: pl.DataFrame | None = None, **kwargs) -> N
                 "text/csv",
             ),
         ],
+        "chart",
     )
 
 
@@ -232,6 +234,7 @@ def table(frame: pl.DataFrame, name: str, data: pl.DataFrame | None = None, **kw
                 "application/vnd.apache.parquet",
             ),
         ],
+        "table",
     )
 
 
