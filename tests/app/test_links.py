@@ -3,6 +3,10 @@ parameters fall back to defaults with a note (AppTest on the bundled samples).""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import links
@@ -88,3 +92,16 @@ def test_wrong_type_and_out_of_range_values_never_raise(app_env):
     assert not at.exception
     assert at.number_input(key="rl.transient_cut").value == 0.1
     assert "rl.transient_cut=5.0 is not available" in _notes(at)
+
+
+_PAGES = re.findall(r'"app_pages/(\w+)\.py"', Path(ENTRYPOINT).read_text())
+_WIDGETS = ("selectbox", "radio", "multiselect", "number_input", "text_input", "text_area", "checkbox")
+
+
+@pytest.mark.parametrize("stem", _PAGES)
+def test_every_widget_has_a_key_in_its_page_namespace(app_env, stem):
+    """Only keyed widgets can be put in a link; the page's namespace keeps links of different pages apart."""
+    at = _fresh(f"app_pages/{stem}.py", {})
+    assert not at.exception, at.exception
+    keys = [(kind, w.label, w.key) for kind in _WIDGETS for w in getattr(at, kind)]
+    assert [k for k in keys if not (k[2] or "").startswith(f"{stem}.")] == []
