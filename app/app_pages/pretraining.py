@@ -81,6 +81,10 @@ widgets.table(
     key="pretraining.params",
     column_config={"ci95_lo": "95% lo", "ci95_hi": "95% hi"},
 )
+widgets.records_download(
+    {"selection": {"source": source, "where": where}, "law": law, "result": r.to_record()},
+    f"pretraining_{source}_{law}_fit",
+)
 if r.grad_norm is not None:
     st.caption(
         f"Objective {r.objective:.6g} ({r.loss}, delta {r.delta}); gradient norm at the optimum "
