@@ -158,7 +158,9 @@ def backtest_panel(bt: dict | None) -> None:
         )
 
 
-def _download_menu(name: str, items: list[tuple[str, str, Callable[[], bytes | str], str]], kind: str) -> None:
+def _download_menu(
+    name: str, items: list[tuple[str, str, Callable[[], bytes | str], str]], kind: str
+) -> None:
     """A compact "Download" popover with one deferred download button per (label, extension, make, mime);
     ``kind`` ("chart" / "table") keeps the keys of a chart and a table of the same name apart."""
     from app.services.export import file_name

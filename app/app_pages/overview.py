@@ -61,5 +61,20 @@ else:
         },
     )
 
+changes = cache.service("data.curate:audit", None, 200)
+with st.expander(f"Changes to runs: label and delete ({changes.height} newest)"):
+    if changes.height == 0:
+        st.caption("No run was relabelled or deleted (`scaling label`, `scaling delete`, the Run explorer).")
+    else:
+        widgets.table(
+            changes.drop("old_value"),
+            "audit",
+            data=changes,
+            key="overview.audit",
+            width="stretch",
+            column_config={"actor": "who", "changed_at": st.column_config.DatetimeColumn("when (UTC)")},
+        )
+        st.caption("Re-ingesting a run's file undoes its changes; the trail stays (view v_audit).")
+
 with st.expander("Ingest ledger"):
     widgets.table(cache.q("ingest_files"), "ingest_ledger", width="stretch", key="overview.ledger")

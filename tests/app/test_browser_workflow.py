@@ -95,6 +95,13 @@ def test_a_copied_link_reproduces_the_view_in_a_fresh_browser(served, browser):
         assert link == page.url  # the copy-link box shows the address bar's URL
         assert "pretraining.source=gadre_overtraining" in link and "pretraining.law=compute" in link
         tiles = page.locator('[data-testid="stMetric"]').all_inner_texts()
+        # switch pages through the navigation and back: the selections are still there
+        page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Stored fits").click()
+        shots.wait_until_idle(page, 90)
+        page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Pretraining fit").click()
+        shots.wait_until_idle(page, 90)
+        assert _selectbox_value(page, "Source") == "gadre_overtraining"
+        assert "pretraining.law=compute" in page.url
     finally:
         ctx.close()
 

@@ -117,7 +117,9 @@ def test_duckdb1_cli_opens_the_compat_export_but_not_the_store(db, tmp_path, cap
     assert res.stdout.split() == ["n", "104"]
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     examples = readme.split("```sql", 1)[1].split("```", 1)[0]  # the README's SQL examples, as written
-    res = subprocess.run([cli, "-readonly", str(out), "-c", examples], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [cli, "-readonly", str(out), "-c", examples], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0 and "Error" not in res.stderr, res.stderr
     assert "n_best" in res.stdout and "alpha" in res.stdout  # both examples printed their result tables
     live = subprocess.run(

@@ -108,11 +108,20 @@ def test_relabel_from_the_run_explorer_is_audited(app_env, tmp_path, monkeypatch
     assert [t.value for t in at.toast] == ["1 value(s) of recipe changed on 1 run(s)"]
     con = open_ro(db)
     try:
-        assert con.execute("SELECT recipe FROM runs WHERE run_id = ?", [run_id]).fetchone() == ("ppo-baseline",)
+        assert con.execute("SELECT recipe FROM runs WHERE run_id = ?", [run_id]).fetchone() == (
+            "ppo-baseline",
+        )
         row = con.execute("SELECT actor, via, action, field, new_value FROM v_audit").fetchall()
     finally:
         con.close()
     assert row == [("app (no sign-in)", "app", "label", "recipe", "ppo-baseline")]
     at.run()
     history = at.dataframe[-1].value
-    assert history["actor"].tolist() == ["app (no sign-in)"] and history["new_value"].tolist() == ["ppo-baseline"]
+    assert history["actor"].tolist() == ["app (no sign-in)"] and history["new_value"].tolist() == [
+        "ppo-baseline"
+    ]
+    overview = run_page()  # the Overview lists the change too, with who made it
+    assert not overview.exception, overview.exception
+    assert any(e.label.startswith("Changes to runs: label and delete (1 newest)") for e in overview.expander)
+    audit = next(d.value for d in overview.dataframe if "actor" in d.value.columns)
+    assert audit["actor"].tolist() == ["app (no sign-in)"] and audit["run_id"].tolist() == [run_id]
