@@ -108,7 +108,7 @@ for row in table.filter(pl.col("status") != "ok").iter_rows(named=True):
 
 st.subheader("Comparison")
 ok_row = pl.col("status") == "ok"
-st.dataframe(
+widgets.table(
     table.select(
         "approach",
         widgets.ci_text("a", lambda v: f"{v:.3f}", ok_row),
@@ -117,7 +117,8 @@ st.dataframe(
         pl.col("D_opt").map_elements(widgets.human, return_dtype=pl.String),
         "n_points",
     ),
-    hide_index=True,
+    "compute_optimal_comparison",
+    data=table,
     width="stretch",
     key=K + "table",
     column_config={
@@ -156,7 +157,7 @@ if res.profiles.height:
         width="stretch",
         name="compute_optimal_isoflop_profiles",
     )
-    st.dataframe(
+    widgets.table(
         widgets.as_text(
             res.minima.select(
                 c
@@ -165,7 +166,8 @@ if res.profiles.height:
             ),
             {"C": lambda v: widgets.sci(v, 2), "N_opt": widgets.human, "D_opt": widgets.human},
         ),
-        hide_index=True,
+        "compute_optimal_isoflop_minima",
+        data=res.minima,
         key=K + "minima",
         column_config={
             "C": "budget C (FLOPs)",

@@ -87,9 +87,10 @@ shown = t.select(
     "n_points",
     *(["reason"] if (t["reason"] != "ok").any() else []),  # only when a fit is not usable
 )
-st.dataframe(
+widgets.table(
     shown,
-    hide_index=True,
+    f"data_mix_{source}_corpora",
+    data=t,
     width="stretch",
     key=K + "table",
     column_config={

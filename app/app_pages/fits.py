@@ -79,7 +79,7 @@ cols[-1].metric(
     f"{fit['n_kept']} of {fit['n_replicates']}" if fit["n_replicates"] else "none",
     help="Replicates whose refit succeeded; the 95% intervals are percentiles over these.",
 )
-st.dataframe(js_safe(fit["params"])[0], hide_index=True, key="fits.params")
+widgets.table(js_safe(fit["params"])[0], f"fit_{fit_id}_parameters", data=fit["params"], key="fits.params")
 st.caption(
     f"Objective {res.get('objective') if res.get('objective') is None else format(res['objective'], '.6g')} "
     f"({res.get('loss')} on {res.get('space')} residuals"

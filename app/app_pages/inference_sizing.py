@@ -126,9 +126,9 @@ def _cells(r: dict) -> dict:
 table = pl.DataFrame([_cells(r) for r in rows])
 if not any(table["95% interval"].to_list()):  # no replicates: no interval column
     table = table.drop("95% interval")
-st.dataframe(
+widgets.table(
     table,
-    hide_index=True,
+    "inference_sizing_optimum",
     key=K + "table",
     column_config={"inference-aware": "inference-aware N*", "Chinchilla-optimal": "Chinchilla-optimal N0"},
 )

@@ -92,8 +92,8 @@ for i, f in enumerate(fits.runs):
     )  # fmt: skip
     if names[f.run_id] != f.run_id:
         col.caption(f.run_id)
-st.dataframe(
-    param_display(fits), hide_index=True, key=K_PARAMS, width="stretch",
+widgets.table(
+    param_display(fits), "rl_sigmoid_parameters", key=K_PARAMS, width="stretch",
     column_config={
         "R0": NUM(format="%.3f"), "A": NUM(format="%.3f"), "B": NUM(format="%.2f"),
         f"C_mid ({unit})": NUM(format="%.3g"), "backtest MAE": NUM(format="%.3f"), "power-law p": NUM(format="%.2f"),
@@ -132,8 +132,8 @@ try:
 except ValueError as e:
     st.error(f"Cannot compare: {e}")
 else:
-    st.dataframe(
-        comparison_display(comp, unit), hide_index=True, key=K_COMPARE, width="stretch",
+    widgets.table(
+        comparison_display(comp, unit), "rl_recipe_comparison", key=K_COMPARE, width="stretch",
         column_config={
             "A": NUM(format="%.3f"), "ΔA": NUM(format="%+.3f", help="A minus the baseline's A"),
             f"C_mid ({unit})": NUM(format="%.3g"),

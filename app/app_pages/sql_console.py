@@ -63,4 +63,4 @@ views = cache.service("app.services.records:public_views")
 for row in views.iter_rows(named=True):
     st.markdown(f"- **`{row['view']}`**: {row['description']}")
 with st.expander("Columns of each view"):
-    st.dataframe(views, hide_index=True, key="sql_console.views")
+    widgets.table(views, "public_views", key="sql_console.views")
