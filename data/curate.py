@@ -188,7 +188,9 @@ def delete_runs(
     ValueError
         If a run does not exist.
     """
-    before = con.sql("SELECT * FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", params=[run_ids]).pl()
+    before = con.sql(
+        "SELECT * FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", params=[run_ids]
+    ).pl()
     missing = sorted(set(run_ids) - set(before["run_id"].to_list()))
     if missing:
         raise ValueError(f"no such run(s): {', '.join(missing)}")
