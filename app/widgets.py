@@ -262,5 +262,7 @@ def store_changed() -> None:
 
     from app import cache
 
-    cache._connection.clear()
+    cached = getattr(cache, "_connection", None)  # the cached read connections (app/cache.py)
+    if cached is not None and hasattr(cached, "clear"):
+        cached.clear()
     gc.collect()
