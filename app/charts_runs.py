@@ -93,6 +93,10 @@ def loss_curves_chart(curves: pl.DataFrame, *, title: str = "") -> alt.Chart:
     )
     return (
         alt.Chart(df)
+        .transform_calculate(
+            N_text="replace(format(datum.n_params, '.4~s'), 'G', 'B')",
+            D_text="replace(format(datum.x, '.4~s'), 'G', 'B')",
+        )
         .mark_line(opacity=0.7, strokeWidth=1.2)
         .encode(
             x=x,
@@ -101,8 +105,8 @@ def loss_curves_chart(curves: pl.DataFrame, *, title: str = "") -> alt.Chart:
             detail="run_id:N",
             tooltip=[
                 "run_id:N",
-                alt.Tooltip("n_params:Q", title="N", format=".4~s"),
-                alt.Tooltip("x:Q", title="tokens", format=".4~s"),
+                alt.Tooltip("N_text:N", title="N (params)"),
+                alt.Tooltip("D_text:N", title="tokens seen"),
                 alt.Tooltip("value:Q", title="loss", format=".4f"),
             ],
         )
