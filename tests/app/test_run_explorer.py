@@ -125,3 +125,23 @@ def test_relabel_from_the_run_explorer_is_audited(app_env, tmp_path, monkeypatch
     assert any(e.label.startswith("Changes to runs: label and delete (1 newest)") for e in overview.expander)
     audit = next(d.value for d in overview.dataframe if "actor" in d.value.columns)
     assert audit["actor"].tolist() == ["app (no sign-in)"] and audit["run_id"].tolist() == [run_id]
+
+
+def test_curve_chart_keeps_zeros_off_log_axes():
+    from app import charts_runs
+    from app.services.export import chart_data
+
+    curves = pl.DataFrame(
+        {"run_id": ["a"] * 3, "x": [0.0, 10.0, 100.0], "x_min": [0.0, 5.0, 50.0], "value": [0.0, 0.4, 0.6],
+         "value_min": [0.0, 0.3, 0.5], "value_max": [0.1, 0.5, 0.7], "n_points": [1, 2, 3]}
+    )  # fmt: skip
+    lin = chart_data(charts_runs.curve_chart(curves, x_key="step", x_title="step", y_title="acc"))
+    assert lin["x"].min() == 0.0
+    log = charts_runs.curve_chart(
+        curves, x_key="gpu_hours", x_title="h", y_title="acc", log_x=True, log_y=True
+    )
+    data = chart_data(log)
+    assert data["x"].min() == 10.0 and data["value"].min() == 0.4
+    spec = log.to_dict()
+    scales = [layer["encoding"]["x"]["scale"] for layer in spec["layer"]]
+    assert all(s["type"] == "log" and s["domain"][0] > 0 for s in scales)
