@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-#: Settings field names an allow-list may have (the sign-in slice owns the setting; read whichever exists).
-_ALLOW_FIELDS = ("allow_list", "allowlist", "allowed_emails", "allowed_users", "sign_in_allow_list")
+#: Settings field names an allow-list may have (the sign-in slice owns the setting; read whichever exists):
+#: comma-separated e-mails, "@domain" entries, "*" = every signed-in user.
+_ALLOW_FIELDS = ("console_users", "allow_list", "allowlist", "allowed_emails", "allowed_users")
 
 
 def signin_enabled() -> bool:

@@ -79,5 +79,11 @@ def test_gate_reads_signin_and_allow_list_defensively(monkeypatch):
     assert not ok and "not on the allow-list" in why
     monkeypatch.setattr(access, "allow_list", lambda: {"ann@lab.org"})
     assert access.may_write()[0]
+    monkeypatch.setattr(access, "allow_list", lambda: {"@lab.org"})
+    assert access.may_write()[0]
+    monkeypatch.setattr(access, "allow_list", lambda: set())  # an empty list: nobody
+    assert not access.may_write()[0]
+    monkeypatch.setattr(access, "allow_list", lambda: {"*"})
+    assert access.may_write()[0]
     monkeypatch.setattr(access, "allow_list", lambda: None)
-    assert access.may_write()[0]  # no allow-list setting: any signed-in user
+    assert access.may_write()[0]  # no allow-list setting at all: any signed-in user
