@@ -51,6 +51,11 @@ def allow_list() -> set[str] | None:
     return None
 
 
+def _listed(email: str, allowed: set[str]) -> bool:
+    e = email.lower()
+    return "*" in allowed or e in allowed or any(a.startswith("@") and e.endswith(a) for a in allowed)
+
+
 def may_write() -> tuple[bool, str]:
     """(allowed, why) for changing the store from this session; ``why`` is shown next to the controls."""
     if not signin_enabled():
@@ -62,7 +67,7 @@ def may_write() -> tuple[bool, str]:
     if email is None:
         return False, "Sign in to change the store."
     allowed = allow_list()
-    if allowed and email.lower() not in allowed:
+    if allowed is not None and not _listed(email, allowed):
         return False, f"{email} is not on the allow-list of people who may change the store."
     return True, f"Signed in as {email}; changes are recorded under this e-mail."
 
