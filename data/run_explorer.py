@@ -213,3 +213,12 @@ def loss_curves_reduced(
     )
     total = _frame(con, base + "SELECT count(*) AS n FROM pts", params)["n"][0]
     return frame, int(total)
+
+
+def summary_metrics(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:
+    """Summary values of one run (``metrics`` rows with step NULL, e.g. the final loss): metric, value."""
+    return _frame(
+        con,
+        "SELECT metric, value FROM metrics WHERE run_id = ? AND step IS NULL ORDER BY metric",
+        [run_id],
+    )

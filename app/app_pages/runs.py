@@ -74,6 +74,10 @@ left, right = st.columns([1, 2])
 with left:
     st.subheader("Metadata")
     widgets.table(svc.metadata(run), f"run_{run_id}_metadata", data=table.filter(pl.col("run_id") == run_id))
+    summary = cache.service("data.run_explorer:summary_metrics", run_id)
+    if summary.height:
+        st.caption("Summary values (logged once per run)")
+        widgets.table(summary, f"run_{run_id}_summary", key=K + "summary")
 with right:
     st.subheader("Curves")
     metrics = cache.service("data.run_explorer:run_metrics", list(shown_ids))

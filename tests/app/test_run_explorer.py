@@ -54,6 +54,13 @@ def test_curves_note_says_how_many_points_are_shown(con):
     assert res.curves.height <= 40
 
 
+def test_summary_metrics_of_a_gadre_run(con):
+    run_id = rx.runs(con, source="gadre_overtraining")["run_id"][0]
+    summary = rx.summary_metrics(con, run_id)
+    final = con.execute("SELECT final_loss FROM v_final_loss WHERE run_id = ?", [run_id]).fetchone()[0]
+    assert final in summary["value"].to_list()
+
+
 def test_metadata_uses_readable_numbers(con):
     run = rx.runs(con, source="gadre_overtraining").row(0, named=True)
     meta = dict(svc.metadata(run).iter_rows())
