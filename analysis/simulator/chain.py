@@ -13,9 +13,14 @@ Links (SIMULATOR.md s.8):
 1. L(N, D) = E + A/N^alpha + B/D^beta (Hoffmann et al. 2022, arXiv 2203.15556; Besiroglu et al. 2024, 2404.10102).
 2. mu = theta2 / (1 + exp(theta1 (L - E - theta0))): accuracy from the *reducible* loss L - E, so that a map fitted
    on one corpus can be used with a law of another (equal reducible loss -> equal accuracy is an assumption [A]).
-3. difficulty: p ~ Beta(mu nu, (1 - mu) nu) (T^2 Approach 2, arXiv 2604.01411), nu from per-problem counts.
+3. difficulty: p ~ Beta(a, b) with mean mu (T^2 Approach 2, arXiv 2604.01411). The link carries the left-tail
+   exponent a = mu nu fitted on per-problem counts (1 - pass@k ~ k^-a, Schaeffer et al. 2025, arXiv 2502.17578),
+   held fixed as mu changes, so nu = a / mu [A] (on the store's Pythia/MATH counts a varies 5x across 170x in N,
+   nu 8x).
 4. RL: ScaleRL sigmoid from R0 = mu (arXiv 2510.13786); A(N) = A_ref + a_per_decade log10(N / N_ref) and
-   C_mid(N) = C_mid_ref (N / N_ref)^c_exp [A]; RL raises the Beta concentration nu' = nu (1 + kappa gain) [A].
+   C_mid(N) = C_mid_ref (N / N_ref)^c_exp [A]; the ceiling is capped by the base model's pass@K_cov (RL re-ranks
+   what the base model can already sample; K_cov = 16 generations per prompt as in ScaleRL) [A]; RL raises the Beta
+   concentration nu' = nu (1 + kappa gain) [A].
 5. test time: pass@k with an oracle verifier 1 - B(a, b+k)/B(a, b), or majority voting (saturates below 1) [A],
    or none (single sample).
 """
@@ -114,7 +119,7 @@ class Chain:
 
     law: dict[str, np.ndarray]
     acc: dict[str, np.ndarray]
-    nu: np.ndarray
+    tail: np.ndarray
     rl: dict[str, np.ndarray] | None
     assumptions: dict[str, Assumption]
     assumption_draws: dict[str, np.ndarray]
@@ -153,13 +158,15 @@ class Chain:
         L = links.loss(N, D, E, col(law["A"]), col(law["B"]), col(law["alpha"]), col(law["beta"]))
         acc = self._take(self.acc, idx)
         mu0 = links.scaled_logistic(L - E, col(acc["theta0"]), col(acc["theta1"]), col(acc["theta2"]))
-        nu = col(self.nu[idx])
+        nu = col(self.tail[idx]) / np.clip(mu0, 1e-9, None)
         mu1 = mu0
         if self.rl is not None:
             rl = self._take(self.rl, idx)
             a = self._take(self.assumption_draws, idx)
             lognr = np.log10(N / col(rl["N_ref"]))
             A = np.clip(col(rl["A"]) + col(a["rl_ceiling_per_decade"]) * lognr, 0.0, 1.0)
+            # RL elicits what the base model can already sample: ceiling <= base pass@K_cov [A]
+            A = np.minimum(A, links.beta_pass_at_k(mu0, nu, col(a["rl_coverage_k"])))
             cmid = col(rl["C_mid"]) * np.power(10.0, col(a["rl_cmid_exponent"]) * lognr)
             mu1 = links.scalerl_gain(mu0, A, col(rl["B"]), cmid, g)
             nu = nu * (1.0 + col(a["rl_tt_kappa"]) * (mu1 - mu0))
@@ -171,6 +178,17 @@ class Chain:
         else:
             metric = mu1 + 0.0 * k
         return {"loss": L, "mu_base": mu0, "mu_rl": mu1, "metric": metric}
+
+    def admissible(self, N, D) -> np.ndarray:
+        """Decisions the optimiser may choose: the point-estimate reducible loss L - E is not above the highest loss
+        the accuracy map was fitted on (models worse than any the map saw are never recommended; better ones are
+        extrapolated and flagged). Arrays broadcast; True everywhere when the map has no range."""
+        rng = self.links["accuracy_map"].ranges.get("x")
+        if rng is None:
+            return np.ones(np.broadcast(np.asarray(N), np.asarray(D)).shape, dtype=bool)
+        law = {k: v[0] for k, v in self.law.items()}
+        x = law["A"] * np.power(N, -law["alpha"]) + law["B"] * np.power(D, -law["beta"])
+        return x <= rng[1]
 
     def flags(self, N: float, D: float, k: float, rl_gpu_hours: float) -> dict[str, dict[str, Any]]:
         """Extrapolation flags at one decision (point estimate): per link, the value, the range its fit saw,
@@ -229,6 +247,14 @@ def default_assumptions(**overrides: float) -> dict[str, Assumption]:
             1.0,
             "C_mid (GPU-h) grows as N^c; ScaleRL two anchors give 0.68; 1 = RL steps cost in proportion to N",
         ),
+        "rl_coverage_k": Assumption(
+            "rl_coverage_k",
+            16.0,
+            4.0,
+            64.0,
+            "RL ceiling capped by the base model's pass@K (RL re-ranks what the base model can sample); "
+            "K = 16 generations per prompt as in ScaleRL",
+        ),
         "rl_tt_kappa": Assumption(
             "rl_tt_kappa",
             1.0,
@@ -275,7 +301,8 @@ def build_chain(
     accuracy_map : Link
         ``theta0, theta1, theta2`` of the scaled logistic in reducible loss; range ``x``.
     difficulty : Link
-        ``nu`` (Beta concentration); range ``k`` (samples per problem the counts saw).
+        ``a_tail`` (left-tail exponent a = mu nu of the Beta difficulty distribution); range ``k`` (samples per
+        problem the counts saw).
     rl : Link or None
         ``A, B, C_mid, N_ref``; ranges ``gpu_hours``, ``N``. None = no RL axis.
     test_time : str
@@ -306,7 +333,7 @@ def build_chain(
     for lk, keys in (
         (law, ("E", "A", "B", "alpha", "beta")),
         (accuracy_map, ("theta0", "theta1", "theta2")),
-        (difficulty, ("nu",)),
+        (difficulty, ("a_tail",)),
     ):
         miss = [k for k in keys if k not in lk.params]
         if miss:
@@ -328,7 +355,7 @@ def build_chain(
     return Chain(
         law=law.stacked(R, rng),
         acc=accuracy_map.stacked(R, rng),
-        nu=difficulty.stacked(R, rng)["nu"],
+        tail=difficulty.stacked(R, rng)["a_tail"],
         rl=rl_arr,
         assumptions=assumptions,
         assumption_draws=draws,

@@ -6,7 +6,8 @@ the model, D = C_pre / (6 N). With no RL and k = 1 this is exactly Sardana et al
 single budget; with no demand it is Chinchilla's (arXiv 2203.15556). A user-set split (p, r, t) instead fixes the
 three spends and the inner size N is optimised.
 
-Decisions are chosen on the point estimate; the band is the metric of that decision under every replicate (what
+Decisions are chosen on the point estimate, among models no worse than the worst the accuracy map was fitted on
+(Chain.admissible);  the band is the metric of that decision under every replicate (what
 happens if we do this), 2.5-97.5 percentiles, widened by the chain's extrapolation factor and extended to contain
 the point estimate. Per-replicate optima (what each replicate would have chosen) give intervals on N and the shares.
 """
@@ -144,6 +145,7 @@ def _alloc(chain: Chain, budget: Budget, N, k, r):
 def _metric_decision(chain: Chain, budget: Budget, N, k, r, idx=None) -> np.ndarray:
     D, gpuh, pre_cost, _ = _alloc(chain, budget, N, k, r)
     ok = D > 0
+    ok = ok & chain.admissible(N, np.where(ok, D, 1.0))
     m = chain.evaluate(N, np.where(ok, D, 1.0), k, gpuh, idx=idx)["metric"]
     return np.where(ok, m, _NEG)
 
@@ -321,7 +323,10 @@ def optimise(chain: Chain, budget: Budget, *, replicate_optima: bool = True) -> 
     Ng, kg, rg = _grid(chain, budget)
     m = _metric_decision(chain, budget, Ng, kg, rg, idx=slice(0, 1))[0]
     if not np.any(m > _NEG / 2):
-        raise ValueError("the lifetime demand alone exceeds the budget at every model size tried")
+        raise ValueError(
+            "no feasible decision: the lifetime demand alone exceeds the budget, or what is left cannot train a "
+            "model to the losses the accuracy map was fitted on"
+        )
     candidates = []
     i = int(np.argmax(m))
     candidates.append(_refine(chain, budget, Ng[i], kg[i], rg[i]))
@@ -383,9 +388,9 @@ def at_split(chain: Chain, budget: Budget, shares: tuple[float, float, float] | 
     def m_of(logN, idx=slice(0, 1)):
         N = np.exp(np.atleast_1d(logN))
         k = k_of(N)
-        feas = k >= 1.0 - 1e-12
         kk = np.maximum(k, 1.0) if _k_axis(chain, budget) else np.ones_like(k)
         D = p * budget.total / w["train"] / (6 * N)
+        feas = (k >= 1.0 - 1e-12) & chain.admissible(N, D)
         gpuh = r * budget.total / w["rl"] / (3600.0 * chain.costs.rl_peak_flops * chain.costs.mfu_rl)
         mm = chain.evaluate(N, D, kk, gpuh, idx=idx)["metric"]
         return np.where(feas, mm, _NEG), kk
@@ -395,7 +400,10 @@ def at_split(chain: Chain, budget: Budget, shares: tuple[float, float, float] | 
     mg, _ = m_of(grid)
     mg = mg[0]
     if not np.any(mg > _NEG / 2):
-        raise ValueError("the test-time share cannot serve the lifetime demand with any model size tried")
+        raise ValueError(
+            "the test-time share cannot serve the lifetime demand with any model size tried (or the pretraining "
+            "share is too small to reach the losses the accuracy map was fitted on)"
+        )
     i = int(np.argmax(mg))
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
     res = minimize_scalar(
