@@ -244,31 +244,46 @@ def _rl_link(con: duckdb.DuckDBPyConnection, spec: str, R: int, seed: int) -> Li
     raise ValueError(f"rl must be 'preset:NAME', 'stored:FIT_ID', 'user:A,B,C_mid' or 'none', got {spec!r}")
 
 
-def load_chain(con: duckdb.DuckDBPyConnection, cfg: SimConfig) -> Chain:
-    """Build the chain for ``cfg`` (fits the accuracy map and difficulty on the store; seconds, cache it).
+def load_links(con: duckdb.DuckDBPyConnection, cfg: SimConfig) -> dict[str, Link | None]:
+    """The fitted links for ``cfg`` (fits the accuracy map and difficulty on the store; seconds, cache it).
+
+    Returns
+    -------
+    dict
+        ``law``, ``accuracy_map``, ``difficulty`` (Link) and ``rl`` (Link or None).
 
     Raises
     ------
     ValueError
-        Unknown law/preset/fit, a source without the data a link needs, bad assumption or cost overrides.
+        Unknown law/preset/fit, a source without the data a link needs.
     """
     R = int(cfg.n_replicates)
-    law = _law_link(con, cfg.law, R, cfg.seed)
-    acc = _accuracy_link(con, cfg.accuracy_source, cfg.accuracy_metric, R, cfg.seed)
-    dif = _difficulty_link(con, cfg.difficulty)
-    rl = _rl_link(con, cfg.rl, R, cfg.seed)
-    costs = Costs(**dict(cfg.costs))
+    return {
+        "law": _law_link(con, cfg.law, R, cfg.seed),
+        "accuracy_map": _accuracy_link(con, cfg.accuracy_source, cfg.accuracy_metric, R, cfg.seed),
+        "difficulty": _difficulty_link(con, cfg.difficulty),
+        "rl": _rl_link(con, cfg.rl, R, cfg.seed),
+    }
+
+
+def chain_from_links(links: dict[str, Link | None], cfg: SimConfig) -> Chain:
+    """Assemble the chain (milliseconds) from :func:`load_links` output; raises ValueError on bad overrides."""
     return build_chain(
-        law,
-        acc,
-        dif,
-        rl,
+        links["law"],
+        links["accuracy_map"],
+        links["difficulty"],
+        links["rl"],
         test_time=cfg.test_time,
-        costs=costs,
+        costs=Costs(**dict(cfg.costs)),
         assumptions=default_assumptions(**dict(cfg.assumptions)),
-        n_replicates=R,
+        n_replicates=int(cfg.n_replicates),
         seed=cfg.seed,
     )
+
+
+def load_chain(con: duckdb.DuckDBPyConnection, cfg: SimConfig) -> Chain:
+    """:func:`load_links` then :func:`chain_from_links`."""
+    return chain_from_links(load_links(con, cfg), cfg)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -331,6 +346,49 @@ def _flags_payload(flags: dict[str, dict]) -> dict[str, Any]:
     return {"any_outside": any(f["outside"] for f in flags.values()), "links": flags}
 
 
+def optimum_payload(chain: Chain, cfg: SimConfig, budget: tuple) -> tuple[dict[str, Any], Outcome]:
+    """The optimum for a budget (the slow part, ~1 s with 200 replicates): payload dict and the Outcome.
+
+    Payload keys: budget, metric_name, optimum, extrapolation {optimum}, assumptions, links, costs, n_replicates.
+    """
+    b = Budget(*budget)
+    opt = optimise(chain, b)
+    return {
+        "budget": asdict(b),
+        "metric_name": _metric_name(cfg),
+        "optimum": opt.to_dict(),
+        "extrapolation": {"optimum": _flags_payload(opt.flags)},
+        "assumptions": assumption_list(chain),
+        "links": _link_rows(chain),
+        "costs": asdict(chain.costs),
+        "n_replicates": chain.n_replicates,
+    }, opt
+
+
+def split_payload(chain: Chain, budget: tuple, split: tuple | None, optimum: Outcome) -> dict[str, Any]:
+    """A split's outcome (fast: what the page's sliders call) and the marginal returns there.
+
+    Returns
+    -------
+    dict
+        ``split`` (when given; with ``p_beats_optimum``), ``marginal_return`` per axis, ``marginal_return_at``
+        and ``extrapolation_split`` (flags, when a split is given).
+    """
+    b = Budget(*budget)
+    out: dict[str, Any] = {}
+    here = optimum
+    if split is not None:
+        s = at_split(chain, b, split)
+        d = s.to_dict()
+        d["p_beats_optimum"] = p_beats(s, optimum)
+        out["split"] = d
+        out["extrapolation_split"] = _flags_payload(s.flags)
+        here = s
+    out["marginal_return"] = marginal_returns(chain, b, here)
+    out["marginal_return_at"] = "split" if split is not None else "optimum"
+    return out
+
+
 def simulate(
     con: duckdb.DuckDBPyConnection,
     cfg: SimConfig,
@@ -352,7 +410,7 @@ def simulate(
     target : float, optional
         Target metric: also report the cheapest budget (same demand) whose optimum reaches it.
     chain : Chain, optional
-        A chain already built for ``cfg`` (the page passes its cached one).
+        A chain already built for ``cfg``.
 
     Returns
     -------
@@ -368,37 +426,20 @@ def simulate(
         Bad budget, shares or target; a demand the budget cannot serve.
     """
     ch = chain if chain is not None else load_chain(con, cfg)
-    b = Budget(*budget)
-    opt = optimise(ch, b)
-    out: dict[str, Any] = {
-        "budget": asdict(b),
-        "metric_name": _metric_name(cfg),
-        "optimum": opt.to_dict(),
-    }
-    extrap = {"optimum": _flags_payload(opt.flags)}
-    here = opt
-    if split is not None:
-        s = at_split(ch, b, split)
-        d = s.to_dict()
-        d["p_beats_optimum"] = p_beats(s, opt)
-        out["split"] = d
-        extrap["split"] = _flags_payload(s.flags)
-        here = s
+    out, opt = optimum_payload(ch, cfg, budget)
+    sp = split_payload(ch, budget, split, opt)
+    if "extrapolation_split" in sp:
+        out["extrapolation"]["split"] = sp.pop("extrapolation_split")
+    out.update(sp)
     if target is not None:
+        b = Budget(*budget)
         t = cheapest_for_target(ch, b, float(target))
         out["target"] = {
             "target": float(target),
             "budget_total": t.flops["total"] if b.unit == "flops" else t.usd["total"],
             **t.to_dict(),
         }
-        extrap["target"] = _flags_payload(t.flags)
-    out["marginal_return"] = marginal_returns(ch, b, here)
-    out["marginal_return_at"] = "split" if split is not None else "optimum"
-    out["assumptions"] = assumption_list(ch)
-    out["extrapolation"] = extrap
-    out["links"] = _link_rows(ch)
-    out["costs"] = asdict(ch.costs)
-    out["n_replicates"] = ch.n_replicates
+        out["extrapolation"]["target"] = _flags_payload(t.flags)
     return out
 
 
@@ -448,6 +489,12 @@ def share_curve(
             "metric_hi": pl.Float64,
         },
     )
+
+
+def share_curves(chain: Chain, budget: tuple, base_shares: dict[str, float], n: int = 21) -> pl.DataFrame:
+    """:func:`share_curve` for every axis (RL only when the chain has an RL link), stacked."""
+    axes = [a for a in AXES if a != "rl" or chain.rl is not None]
+    return pl.concat([share_curve(chain, budget, a, base_shares, n) for a in axes])
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -540,8 +587,15 @@ def compare_scenarios(
         (scenario -> full outcome dict). P(beats) is the share of paired replicates with a higher metric.
     """
     ch = chain if chain is not None else load_chain(con, cfg)
+    base = baseline_shares(con, ch.costs, float(budget[4]))
+    return compare_with_baseline(ch, budget, base, scenarios)
+
+
+def compare_with_baseline(
+    ch: Chain, budget: tuple, base: dict[str, Any], scenarios: tuple[Scenario, ...]
+) -> dict[str, Any]:
+    """:func:`compare_scenarios` given the baseline (:func:`baseline_shares`) and the chain (no store access)."""
     b = Budget(*budget)
-    base = baseline_shares(con, ch.costs, b.output_tokens)
     bsh = base["shares"]
     base_out, note = _feasible_split(ch, b, tuple(bsh[a] for a in AXES))
     rows, outcomes = [], {}
@@ -684,12 +738,18 @@ __all__ = [
     "SimConfig",
     "assumption_list",
     "baseline_shares",
+    "chain_from_links",
     "compare_scenarios",
+    "compare_with_baseline",
     "comparison_rows",
     "export_csv",
     "load_chain",
+    "load_links",
+    "optimum_payload",
     "save_rows",
     "scenario_rows",
     "share_curve",
+    "share_curves",
     "simulate",
+    "split_payload",
 ]

@@ -1,0 +1,141 @@
+"""`scaling simulate` and the Budget page on the bundled samples: JSON keys, same numbers, scenarios table."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import duckdb
+import pytest
+
+from app.cli import main
+from tests.app.conftest import run_page
+
+ARGS = ["--budget-flops", "1e24", "--queries", "1e9", "--bootstrap", "20", "--seed", "0"]
+
+
+def _simulate(db, *extra, capsys) -> dict:
+    rc = main(["simulate", "--db", str(db), *ARGS, *extra, "--json"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def cli_payload(demo_db):
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["simulate", "--db", str(demo_db), *ARGS, "--split", "0.8,0.05,0.15", "--json"])
+    assert rc == 0
+    return json.loads(buf.getvalue())
+
+
+def test_simulate_json_has_the_issue_keys(cli_payload):
+    p = cli_payload
+    o = p["optimum"]
+    assert set(o["shares"]) == {"pretraining", "rl", "test_time"}
+    assert sum(o["shares"].values()) == pytest.approx(1.0)
+    assert o["N"] > 0 and o["D"] > 0 and o["samples_per_query"] >= 1
+    assert o["metric"]["lo"] <= o["metric"]["value"] <= o["metric"]["hi"]
+    assert 0 < o["metric"]["value"] <= 1
+    assert set(p["marginal_return"]) == {"pretraining", "rl", "test_time"}
+    assert all({"value", "lo", "hi"} <= set(v) for v in p["marginal_return"].values())
+    names = {a["name"] for a in p["assumptions"]}
+    assert {"rl_ceiling_per_decade", "rl_tt_kappa", "loss_transfer", "replicate_pairing"} <= names
+    ex = p["extrapolation"]
+    assert {"optimum", "split"} <= set(ex) and isinstance(ex["optimum"]["any_outside"], bool)
+    # 32T tokens for a 214M model is far past Chinchilla's 5e11 tokens: flagged
+    assert ex["optimum"]["links"]["pretraining_law.D"]["outside"]
+    assert p["split"]["shares"] == pytest.approx({"pretraining": 0.8, "rl": 0.05, "test_time": 0.15})
+    # links: the accuracy map and the difficulty are fitted on the store's real data
+    assert "gadre_overtraining" in p["links"]["accuracy_map"]["label"]
+    assert p["links"]["difficulty"]["n_replicates"] == 7  # seven Pythia models with per-problem counts
+    assert p["links"]["pretraining_law"]["params"]["alpha"] == pytest.approx(0.3478)
+
+
+def test_simulate_chinchilla_limit_from_the_cli(demo_db, capsys):
+    """No demand, no RL, one sample: the optimum is Chinchilla's closed form (Besiroglu: 7.22e10 at 5.76e23)."""
+    rc = main(["simulate", "--db", str(demo_db), "--budget-flops", "5.76e23", "--rl", "none", "--test-time",
+               "none", "--bootstrap", "20", "--json"])  # fmt: skip
+    p = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert p["optimum"]["N"] == pytest.approx(7.22e10, rel=5e-3)
+    assert p["optimum"]["tokens_per_param"] == pytest.approx(18.4, rel=5e-3)
+    assert p["optimum"]["shares"]["pretraining"] == pytest.approx(1.0)
+    assert p["marginal_return"]["test_time"]["value"] == 0.0
+
+
+def test_simulate_bad_input_exits_2(demo_db, capsys):
+    assert main(["simulate", "--db", str(demo_db), "--queries", "1e9"]) == 2
+    assert "--budget-flops" in capsys.readouterr().err
+    assert main(["simulate", "--db", str(demo_db), "--budget-flops", "1e24", "--split", "1,2"]) == 2
+    assert "p,r,t" in capsys.readouterr().err
+    assert main(["simulate", "--db", str(demo_db), "--budget-flops", "1e24", "--law", "preset:nope"]) == 2
+    assert "unknown preset" in capsys.readouterr().err
+    assert main(["simulate", "--db", str(demo_db), "--budget-flops", "1e24", "--scenario", "x:a>b:3"]) == 2
+
+
+def test_simulate_save_and_scenarios_view(demo_db, tmp_path, capsys):
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, db)
+    p = _simulate(
+        db, "--split", "0.9,0.05,0.05", "--scenario", "more RL:pretraining>rl:20", "--save", capsys=capsys
+    )
+    table = p["scenarios"]["table"]
+    assert [r["scenario"] for r in table] == ["baseline (logged)", "more RL"]
+    assert table[0]["p_beats_baseline"] is None and 0 <= table[1]["p_beats_baseline"] <= 1
+    assert (
+        p["scenarios"]["baseline"]["shares"]["pretraining"] > 0.99
+    )  # the store logs mostly pretraining FLOPs
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.sql("SELECT name, kind, share_pretraining, metric, metric_lo, metric_hi, tokens_per_param "
+                       "FROM v_scenarios ORDER BY name").fetchall()  # fmt: skip
+    finally:
+        con.close()
+    assert {r[1] for r in rows} == {"optimum", "split", "baseline"}
+    assert len(rows) == 4 and len(p["scenario_ids"]) == 4
+    assert all(r[4] <= r[3] <= r[5] for r in rows)
+    # CSV export of the same rows
+    assert main(["simulate", "--db", str(db), *ARGS, "--csv"]) == 0
+    csv = capsys.readouterr().out
+    assert csv.splitlines()[0].startswith("name,kind,budget_total")
+
+
+def test_budget_page_shows_the_cli_numbers(app_env, cli_payload):
+    at = run_page("app_pages/budget.py")
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Budget simulator"
+    shown = {m.label: m.value for m in at.metric}
+    o = cli_payload["optimum"]
+    m = o["metric"]
+    assert shown["optimum metric [95% band]"] == f"{m['value']:.4f} [{m['lo']:.4f}, {m['hi']:.4f}]"
+    for a, label in (("pretraining", "pretraining"), ("rl", "RL"), ("test_time", "test time")):
+        assert shown[f"optimum share: {label}"] == f"{o['shares'][a]:.2%}"
+    assert shown["optimum samples per query"] == f"{o['samples_per_query']:.4g}"
+    # the split sliders: 80 / 5 / 15 gives the CLI's --split numbers
+    at.slider(key="budget.pre").set_value(80.0).run()
+    at.slider(key="budget.rl_share").set_value(5.0).run()
+    assert not at.exception, at.exception
+    shown = {m.label: m.value for m in at.metric}
+    s = cli_payload["split"]["metric"]
+    assert shown["split metric [95% band]"] == f"{s['value']:.4f} [{s['lo']:.4f}, {s['hi']:.4f}]"
+    assert shown["split P(beats optimum)"] == f"{cli_payload['split']['p_beats_optimum']:.2f}"
+    marg = at.dataframe[0].value
+    for a, v in zip(marg["axis"], marg["marginal return"], strict=True):
+        key = {"pretraining": "pretraining", "RL": "rl", "test time": "test_time"}[a]
+        assert v == pytest.approx(cli_payload["marginal_return"][key]["value"], rel=1e-9, abs=1e-12)
+    # scenario comparison table with P(beats baseline)
+    sc = at.dataframe[1].value
+    assert sc["scenario"].tolist()[0] == "baseline (logged)" and len(sc) == 3
+    assert at.get("vega_lite_chart")
+
+
+def test_budget_page_rejects_bad_budget(app_env):
+    at = run_page("app_pages/budget.py")
+    at.text_input(key="budget.total").input("lots").run()
+    assert not at.exception
+    assert any("not a number" in e.value for e in at.error)
