@@ -139,3 +139,18 @@ def test_budget_page_rejects_bad_budget(app_env):
     at.text_input(key="budget.total").input("lots").run()
     assert not at.exception
     assert any("not a number" in e.value for e in at.error)
+
+
+def test_bench_simulator_quick_agrees_and_prints_ratios(demo_db):
+    """The benchmark's quick mode runs on the demo store; speed is printed, never asserted."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_simulator.py"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--quick", "--db", str(demo_db)], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "speed ratio loop / vectorised" in proc.stdout
+    assert "OK: vectorised and looped answers agree" in proc.stdout
