@@ -32,7 +32,7 @@ def metric_vs_share(curves: pl.DataFrame, current: dict[str, float], metric_name
     base = alt.Chart(df)
     band = base.mark_area(opacity=0.15).encode(
         x=x,
-        y=alt.Y("metric_lo:Q", title=metric_name, scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("metric_lo:Q", title="metric (fraction)", scale=alt.Scale(domain=[0, 1])),
         y2="metric_hi:Q",
         color=color,
     )
@@ -57,7 +57,9 @@ def metric_vs_share(curves: pl.DataFrame, current: dict[str, float], metric_name
         .mark_rule(strokeDash=[4, 3])
         .encode(x="share:Q", color=color)
     )
-    return (band + line + rules).properties(height=320, title="predicted metric vs the share of each axis")
+    return alt.layer(band, line, rules).properties(
+        width=640, height=320, title=f"{metric_name} vs the share of each axis"
+    )
 
 
 def scenario_bars(rows: pl.DataFrame, metric_name: str) -> alt.LayerChart:
@@ -65,9 +67,15 @@ def scenario_bars(rows: pl.DataFrame, metric_name: str) -> alt.LayerChart:
     base = alt.Chart(rows)
     y = alt.Y("scenario:N", title=None, sort=None)
     rule = base.mark_rule(strokeWidth=3, opacity=0.5).encode(
-        y=y, x=alt.X("metric_lo:Q", title=metric_name, scale=alt.Scale(domain=[0, 1])), x2="metric_hi:Q"
+        y=y,
+        x=alt.X(
+            "metric_lo:Q", title=metric_name, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(titleLimit=600)
+        ),
+        x2="metric_hi:Q",
     )
     pt = base.mark_point(filled=True, size=80).encode(
         y=y, x="metric:Q", tooltip=["scenario", alt.Tooltip("metric:Q", format=".4f")]
     )
-    return (rule + pt).properties(height=40 * max(rows.height, 2), title="scenarios: metric and 95% band")
+    return alt.layer(rule, pt).properties(
+        width=640, height=40 * max(rows.height, 2) + 20, title="scenarios: metric and 95% band"
+    )

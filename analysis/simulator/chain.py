@@ -19,8 +19,10 @@ Links (SIMULATOR.md s.8):
    nu 8x).
 4. RL: ScaleRL sigmoid from R0 = mu (arXiv 2510.13786); A(N) = A_ref + a_per_decade log10(N / N_ref) and
    C_mid(N) = C_mid_ref (N / N_ref)^c_exp [A]; the ceiling is capped by the base model's pass@K_cov (RL re-ranks
-   what the base model can already sample; K_cov = 16 generations per prompt as in ScaleRL) [A]; RL raises the Beta
-   concentration nu' = nu (1 + kappa gain) [A].
+   what the base model can already sample; K_cov = 16 generations per prompt as in ScaleRL) [A]; after RL the tail
+   exponent a is kept (nu = a / mu_RL) and RL polarises difficulty, nu' = nu / (1 + kappa gain) [A]. SIMULATOR.md
+   writes nu' = nu (1 + kappa gain) with the intent "later gains from k are smaller"; by Jensen a larger nu at a
+   fixed mean gives *larger* gains from k, so the sign is flipped here to match the stated intent.
 5. test time: pass@k with an oracle verifier 1 - B(a, b+k)/B(a, b), or majority voting (saturates below 1) [A],
    or none (single sample).
 """
@@ -169,7 +171,9 @@ class Chain:
             A = np.minimum(A, links.beta_pass_at_k(mu0, nu, col(a["rl_coverage_k"])))
             cmid = col(rl["C_mid"]) * np.power(10.0, col(a["rl_cmid_exponent"]) * lognr)
             mu1 = links.scalerl_gain(mu0, A, col(rl["B"]), cmid, g)
-            nu = nu * (1.0 + col(a["rl_tt_kappa"]) * (mu1 - mu0))
+            # the tail exponent a is kept through RL (RL moves the mean, not the hardest problems), and RL polarises
+            # the difficulty distribution by 1 / (1 + kappa gain), which shrinks later gains from k [A]
+            nu = col(self.tail[idx]) / np.clip(mu1, 1e-9, None) / (1.0 + col(a["rl_tt_kappa"]) * (mu1 - mu0))
         if self.test_time == "pass@k":
             metric = links.beta_pass_at_k(mu1, nu, k)
         elif self.test_time == "majority":
@@ -180,15 +184,25 @@ class Chain:
         return {"loss": L, "mu_base": mu0, "mu_rl": mu1, "metric": metric}
 
     def admissible(self, N, D) -> np.ndarray:
-        """Decisions the optimiser may choose: the point-estimate reducible loss L - E is not above the highest loss
-        the accuracy map was fitted on (models worse than any the map saw are never recommended; better ones are
-        extrapolated and flagged). Arrays broadcast; True everywhere when the map has no range."""
+        """Decisions the optimiser may choose: N not below the smallest model the law was fitted on, and the
+        point-estimate reducible loss L - E not above the highest loss the accuracy map was fitted on (models worse
+        or smaller than any the fits saw are never recommended; larger and better ones are extrapolated and
+        flagged). Arrays broadcast; True everywhere when the links have no ranges."""
+        ok = np.ones(np.broadcast(np.asarray(N), np.asarray(D)).shape, dtype=bool)
+        n_rng = self.links["pretraining_law"].ranges.get("N")
+        if n_rng is not None:
+            ok &= np.asarray(N) >= n_rng[0] * (1 - 1e-9)
         rng = self.links["accuracy_map"].ranges.get("x")
-        if rng is None:
-            return np.ones(np.broadcast(np.asarray(N), np.asarray(D)).shape, dtype=bool)
-        law = {k: v[0] for k, v in self.law.items()}
-        x = law["A"] * np.power(N, -law["alpha"]) + law["B"] * np.power(D, -law["beta"])
-        return x <= rng[1]
+        if rng is not None:
+            law = {k: v[0] for k, v in self.law.items()}
+            x = law["A"] * np.power(N, -law["alpha"]) + law["B"] * np.power(D, -law["beta"])
+            ok &= x <= rng[1]
+        return ok
+
+    @property
+    def k_cap(self) -> float:
+        """Largest samples per query the chain uses: the most samples per problem the difficulty fit saw [A]."""
+        return float(self.links["difficulty"].ranges.get("k", (1.0, 1e4))[1])
 
     def flags(self, N: float, D: float, k: float, rl_gpu_hours: float) -> dict[str, dict[str, Any]]:
         """Extrapolation flags at one decision (point estimate): per link, the value, the range its fit saw,
@@ -257,11 +271,11 @@ def default_assumptions(**overrides: float) -> dict[str, Assumption]:
         ),
         "rl_tt_kappa": Assumption(
             "rl_tt_kappa",
-            1.0,
             0.0,
-            4.0,
-            "RL x test-time interaction: RL gain g concentrates difficulty, nu' = nu (1 + kappa g), so later "
-            "gains from k shrink",
+            0.0,
+            2.0,
+            "RL x test-time interaction: RL gain g polarises difficulty, nu' = nu / (1 + kappa g), so later gains "
+            "from k shrink (0 = only the mean moves)",
         ),
         "wrong_answer_share": Assumption(
             "wrong_answer_share",

@@ -161,13 +161,17 @@ def _n_bracket(chain: Chain, budget: Budget) -> tuple[float, float]:
     law = {k: float(v[0]) for k, v in chain.law.items()}
     w = _weights(chain, budget)
     n_star, _ = chinchilla_optimum(law, budget.total / w["train"])
-    return math.log(float(n_star)) - math.log(1e4), math.log(float(n_star)) + math.log(10.0)
+    lo = math.log(float(n_star)) - math.log(1e4)
+    n_rng = chain.links["pretraining_law"].ranges.get("N")
+    if n_rng is not None:  # always include the smallest admissible model
+        lo = min(lo, math.log(n_rng[0]))
+    return lo, max(math.log(float(n_star)) + math.log(10.0), lo + math.log(10.0))
 
 
 def _grid(chain: Chain, budget: Budget, n_n: int = 48, n_k: int = 14):
     lo, hi = _n_bracket(chain, budget)
     logN = np.linspace(lo, hi, n_n)
-    ks = np.geomspace(1.0, _K_MAX, n_k) if _k_axis(chain, budget) else np.array([1.0])
+    ks = np.geomspace(1.0, min(_K_MAX, chain.k_cap), n_k) if _k_axis(chain, budget) else np.array([1.0])
     rs = (
         np.array([0.0, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5])
         if chain.rl is not None
@@ -258,7 +262,7 @@ def _refine(
     def f(logn, logk, logr):
         k = math.exp(logk) if free_k else 1.0
         r = math.exp(logr) if free_r else 0.0
-        if k < 1.0 or r >= 1.0:
+        if k < 1.0 or k > chain.k_cap * (1 + 1e-9) or r >= 1.0:
             return -_NEG
         return -float(_metric_decision(chain, budget, math.exp(logn), k, r, idx=slice(0, 1))[0])
 
@@ -357,8 +361,8 @@ def at_split(chain: Chain, budget: Budget, shares: tuple[float, float, float] | 
     """Simulate a user-set split (pretraining p, RL r, test-time t of the budget; normalised to sum 1).
 
     The model size N is optimised on the point estimate for the fixed spends (D = p C / (6 N); the test-time spend
-    sets k = (t C / Q - 2 N T_in) / (2 N T_out)); with Q = 0 or test-time mode "none" the test-time spend beyond
-    serving one sample is unused (reported as ``unused_share``).
+    sets k = (t C / Q - 2 N T_in) / (2 N T_out), capped at ``chain.k_cap``); with Q = 0, test-time mode "none" or
+    k at its cap, the test-time spend beyond what is used is reported as ``unused_share``.
 
     Raises
     ------
@@ -388,15 +392,16 @@ def at_split(chain: Chain, budget: Budget, shares: tuple[float, float, float] | 
     def m_of(logN, idx=slice(0, 1)):
         N = np.exp(np.atleast_1d(logN))
         k = k_of(N)
-        kk = np.maximum(k, 1.0) if _k_axis(chain, budget) else np.ones_like(k)
+        kk = np.clip(k, 1.0, chain.k_cap) if _k_axis(chain, budget) else np.ones_like(k)
         D = p * budget.total / w["train"] / (6 * N)
         feas = (k >= 1.0 - 1e-12) & chain.admissible(N, D)
         gpuh = r * budget.total / w["rl"] / (3600.0 * chain.costs.rl_peak_flops * chain.costs.mfu_rl)
         mm = chain.evaluate(N, D, kk, gpuh, idx=idx)["metric"]
         return np.where(feas, mm, _NEG), kk
 
-    lo, hi = _n_bracket(chain, budget.scaled(p * budget.total))
-    grid = np.linspace(lo, hi + math.log(10.0), 161)
+    lo, _ = _n_bracket(chain, budget.scaled(p * budget.total))
+    _, hi = _n_bracket(chain, budget)
+    grid = np.linspace(lo, hi, 241)
     mg, _ = m_of(grid)
     mg = mg[0]
     if not np.any(mg > _NEG / 2):

@@ -122,7 +122,7 @@ o = payload["optimum"]
 
 
 def band(m: dict) -> str:
-    return f"{m['value']:.4f} [{m['lo']:.4f}, {m['hi']:.4f}]"
+    return f"[{m['lo']:.4f}, {m['hi']:.4f}]"
 
 
 st.subheader("Recommended split")
@@ -136,7 +136,8 @@ widgets.metric_grid(
         ),
         ("optimum D (tokens)", widgets.human(o["D"], 4), f"{o['tokens_per_param']:.4g} tokens per parameter"),
         ("optimum samples per query", f"{o['samples_per_query']:.4g}", None),
-        ("optimum metric [95% band]", band(o["metric"]), payload["metric_name"]),
+        ("optimum metric", f"{o['metric']['value']:.4f}", payload["metric_name"]),
+        ("optimum metric 95% band", band(o["metric"]), "widened where a link is extrapolated"),
         ("optimum cost (US dollars)", f"{o['usd']['total']:.4g}", f"{o['flops']['total']:.4g} FLOPs"),
     ],
     per_row=4,
@@ -175,12 +176,13 @@ except ValueError as e:
 s = sp["split"]
 widgets.metric_grid(
     [
-        ("split metric [95% band]", band(s["metric"]), None),
+        ("split metric", f"{s['metric']['value']:.4f}", None),
+        ("split metric 95% band", band(s["metric"]), None),
         ("split P(beats optimum)", f"{s['p_beats_optimum']:.2f}", "share of paired replicates"),
         ("split N (params)", widgets.human(s["N"], 4), None),
         ("split samples per query", f"{s['samples_per_query']:.4g}", None),
     ],
-    per_row=4,
+    per_row=5,
 )
 if s["unused_share"] > 1e-9:
     st.info(
