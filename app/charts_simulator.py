@@ -77,5 +77,5 @@ def scenario_bars(rows: pl.DataFrame, metric_name: str) -> alt.LayerChart:
         y=y, x="metric:Q", tooltip=["scenario", alt.Tooltip("metric:Q", format=".4f")]
     )
     return alt.layer(rule, pt).properties(
-        width=640, height=40 * max(rows.height, 2) + 20, title="scenarios: metric and 95% band"
+        width=640, height=alt.Step(36), title="scenarios: metric and 95% band"
     )

@@ -122,7 +122,7 @@ o = payload["optimum"]
 
 
 def band(m: dict) -> str:
-    return f"[{m['lo']:.4f}, {m['hi']:.4f}]"
+    return f"{m['lo']:.3f}-{m['hi']:.3f}"
 
 
 st.subheader("Recommended split")
@@ -242,16 +242,16 @@ if comp is not None:
     st.dataframe(
         table.select(
             "scenario",
+            "metric",
+            "metric_lo",
+            "metric_hi",
+            "p_beats_baseline",
             "share_pretraining",
             "share_rl",
             "share_test_time",
             "N",
             "samples_per_query",
             "queries",
-            "metric",
-            "metric_lo",
-            "metric_hi",
-            "p_beats_baseline",
             "extrapolated",
             "note",
         ),

@@ -113,7 +113,7 @@ def test_budget_page_shows_the_cli_numbers(app_env, cli_payload):
     o = cli_payload["optimum"]
     m = o["metric"]
     assert shown["optimum metric"] == f"{m['value']:.4f}"
-    assert shown["optimum metric 95% band"] == f"[{m['lo']:.4f}, {m['hi']:.4f}]"
+    assert shown["optimum metric 95% band"] == f"{m['lo']:.3f}-{m['hi']:.3f}"
     for a, label in (("pretraining", "pretraining"), ("rl", "RL"), ("test_time", "test time")):
         assert shown[f"optimum share: {label}"] == f"{o['shares'][a]:.2%}"
     assert shown["optimum samples per query"] == f"{o['samples_per_query']:.4g}"
@@ -124,7 +124,7 @@ def test_budget_page_shows_the_cli_numbers(app_env, cli_payload):
     shown = {m.label: m.value for m in at.metric}
     s = cli_payload["split"]["metric"]
     assert shown["split metric"] == f"{s['value']:.4f}"
-    assert shown["split metric 95% band"] == f"[{s['lo']:.4f}, {s['hi']:.4f}]"
+    assert shown["split metric 95% band"] == f"{s['lo']:.3f}-{s['hi']:.3f}"
     assert shown["split P(beats optimum)"] == f"{cli_payload['split']['p_beats_optimum']:.2f}"
     marg = at.dataframe[0].value
     for a, v in zip(marg["axis"], marg["marginal return"], strict=True):
