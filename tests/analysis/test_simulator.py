@@ -308,3 +308,15 @@ def test_rl_polarisation_shrinks_the_gain_from_samples():
         return float(c.evaluate(*args, 64.0, 5e3)["metric"][0] - c.evaluate(*args, 1.0, 5e3)["metric"][0])
 
     assert gain(pol) < gain(base)
+
+
+def test_dollar_budget_prices_each_phase():
+    """With a dollar budget the optimum spends the budget in dollars: Sardana's $ = FLOP x price / (3600 peak MFU)."""
+    ch = _full_chain(0)
+    o = optimise(ch, Budget(2e6, unit="usd", queries=1e9))
+    assert o.usd["total"] == pytest.approx(2e6, rel=1e-6)
+    c = ch.costs
+    assert c.usd(1e20, "train") == pytest.approx(1e20 * 2.0 / (3600 * 9.89e14 * 0.5))
+    # decode at MFU 0.2 costs 2.5x training per FLOP
+    assert c.usd_per_flop("decode") / c.usd_per_flop("train") == pytest.approx(2.5)
+    assert o.gpu_hours["pretraining"] == pytest.approx(o.flops["pretraining"] / (3600 * 9.89e14 * 0.5))

@@ -159,3 +159,12 @@ def test_bench_simulator_quick_agrees_and_prints_ratios(demo_db):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "speed ratio loop / vectorised" in proc.stdout
     assert "OK: vectorised and looped answers agree" in proc.stdout
+
+
+def test_simulate_with_a_fresh_fit_flags_its_own_range(demo_db, capsys):
+    """--law fit:SOURCE fits Chinchilla on the store; the law's range is the runs' N and D."""
+    p = _simulate(demo_db, "--law", "fit:gadre_overtraining", "--rl", "none", capsys=capsys)
+    law = p["links"]["pretraining_law"]
+    assert "gadre_overtraining" in law["label"] and law["n_replicates"] >= 10
+    assert law["ranges"]["N"] == pytest.approx([10569312.0, 6889410560.0])
+    assert p["extrapolation"]["optimum"]["links"]["pretraining_law.D"]["outside"]  # 1e24 FLOPs is far past it
