@@ -112,7 +112,8 @@ def decades_outside(value: float, lo: float, hi: float) -> float:
     """How many decades ``value`` lies outside [lo, hi] (0 inside); values <= 0 count as inside."""
     if not (value > 0 and lo > 0 and hi > 0):
         return 0.0
-    return float(max(0.0, math.log10(lo / value), math.log10(value / hi)))
+    d = max(0.0, math.log10(lo / value), math.log10(value / hi))
+    return float(d) if d > 1e-6 else 0.0  # a value at a bound (k at its cap) is inside
 
 
 @dataclass

@@ -168,3 +168,25 @@ def test_simulate_with_a_fresh_fit_flags_its_own_range(demo_db, capsys):
     assert "gadre_overtraining" in law["label"] and law["n_replicates"] >= 10
     assert law["ranges"]["N"] == pytest.approx([10569312.0, 6889410560.0])
     assert p["extrapolation"]["optimum"]["links"]["pretraining_law.D"]["outside"]  # 1e24 FLOPs is far past it
+
+
+def test_simulate_with_a_stored_rl_fit(demo_db, tmp_path, capsys):
+    """--rl stored:ID takes A, B, C_mid from an rl_sigmoid fit over GPU-hours and its run's N; other laws refused."""
+    db = tmp_path / "rl.duckdb"
+    shutil.copy(demo_db, db)
+    assert main(["fit", "rl", "--db", str(db), "--metric", "val/test_score/openai/gsm8k", "--bootstrap", "5",
+                 "--json"]) == 0  # fmt: skip
+    ids = json.loads(capsys.readouterr().out)["fit_ids"]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        laws = dict(con.sql("SELECT fit_id, law FROM fits").fetchall())
+    finally:
+        con.close()
+    sig = next(i for i in ids if laws[i] == "rl_sigmoid")
+    power = next(i for i in ids if laws[i] == "rl_power")
+    p = _simulate(db, "--rl", f"stored:{sig}", capsys=capsys)
+    rl = p["links"]["rl"]
+    assert rl["n_replicates"] == 5 and 0 < rl["params"]["A"] <= 1
+    assert rl["params"]["N_ref"] in (494030000.0, 2610000000.0)  # Qwen2.5-0.5B or Gemma-2-2B
+    assert main(["simulate", "--db", str(db), *ARGS, "--rl", f"stored:{power}"]) == 2
+    assert "rl_sigmoid" in capsys.readouterr().err
