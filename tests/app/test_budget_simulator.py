@@ -190,3 +190,26 @@ def test_simulate_with_a_stored_rl_fit(demo_db, tmp_path, capsys):
     assert rl["params"]["N_ref"] in (494030000.0, 2610000000.0)  # Qwen2.5-0.5B or Gemma-2-2B
     assert main(["simulate", "--db", str(db), *ARGS, "--rl", f"stored:{power}"]) == 2
     assert "rl_sigmoid" in capsys.readouterr().err
+
+
+def test_budget_page_saves_scenarios(demo_db, tmp_path, monkeypatch):
+    """The Save button writes the optimum, the split and the compared scenarios through a short copy-and-swap."""
+    db = tmp_path / "page.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("SCALING_DB", str(db))
+    monkeypatch.setenv("SCALING_BOOTSTRAP", "10")
+    at = run_page("app_pages/budget.py")
+    assert not at.exception, at.exception
+    at.button(key="budget.save").click().run()
+    assert not at.exception, at.exception
+    assert any("Saved 5 scenarios" in s.value for s in at.success)
+    # read in a fresh process: this one still holds the page's connection to the file it replaced
+    import subprocess
+    import sys
+
+    code = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(sorted(r[0] for r in c.sql('SELECT kind FROM v_scenarios').fetchall()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(["baseline", "optimum", "split", "split", "split"])
