@@ -20,6 +20,7 @@ __all__ = [
     "beta_pass_at_k",
     "beta_failure_asymptote",
     "chinchilla_optimum",
+    "coverage_two_point",
     "elasticity_ratio",
     "flops_matched_multiplier",
     "loss",
@@ -31,6 +32,7 @@ __all__ = [
     "scalerl_gain",
     "t2_approach1_loss",
     "t2_optimal_N",
+    "wu_optimal_n",
 ]
 
 
@@ -317,3 +319,26 @@ def t2_optimal_N(params: Mapping[str, float], G: float, gamma: float, C_train: f
         f, bounds=(grid[max(i - 1, 0)], grid[min(i + 1, 399)]), method="bounded", options={"xatol": 1e-10}
     )
     return math.exp(float(res.x))
+
+
+def coverage_two_point(k1: float, c1: float, k2: float, c2: float) -> tuple[float, float]:
+    """Exponentiated power law c(k) = exp(a k^b) through two (samples, coverage) points.
+
+    Returns (a, b) with a < 0, b < 0 for rising coverage. Brown et al. 2024 "Large Language Monkeys", arXiv
+    2407.21787, Eq. 3; SIMULATOR.md s.6.1: (1, 0.159) and (250, 0.56) give a = -1.839, b = -0.209, c(5) = 0.269.
+    Raises ValueError unless 0 < c < 1, k > 0 and k1 != k2.
+    """
+    if not (0 < c1 < 1 and 0 < c2 < 1 and k1 > 0 and k2 > 0 and k1 != k2):
+        raise ValueError("need 0 < c < 1, k > 0 and two different k")
+    b = math.log(math.log(c2) / math.log(c1)) / math.log(k2 / k1)
+    a = math.log(c1) / k1**b
+    return a, b
+
+
+def wu_optimal_n(C_question: ArrayLike) -> np.ndarray:
+    """Compute-optimal model size for an inference budget per question, log10 C = 1.19 log10 N + 2.03.
+
+    Wu et al. 2024 "Inference Scaling Laws", arXiv 2408.00724, Fig. 1 (Pythia); SIMULATOR.md s.6.2: 1.65e9 at
+    1e13 FLOPs per question.
+    """
+    return np.power(10.0, (np.log10(np.asarray(C_question, dtype=float)) - 2.03) / 1.19)
