@@ -60,6 +60,7 @@ class Assumption:
             )
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: name, value, band [lo, hi], meaning."""
         return {"name": self.name, "value": self.value, "band": [self.lo, self.hi], "meaning": self.meaning}
 
 
@@ -86,6 +87,7 @@ class Link:
 
     @property
     def n_replicates(self) -> int:
+        """Replicates M held (the shortest replicate array; 0 without replicates)."""
         return min((len(v) for v in self.replicates.values()), default=0)
 
     def stacked(self, R: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -75,6 +75,7 @@ class Budget:
             raise ValueError("prompt tokens must be >= 0 and output tokens per sample > 0")
 
     def scaled(self, total: float) -> Budget:
+        """The same demand and unit with another total."""
         return Budget(total, self.unit, self.queries, self.prompt_tokens, self.output_tokens)
 
 
