@@ -169,15 +169,19 @@ def _n_bracket(chain: Chain, budget: Budget) -> tuple[float, float]:
     return lo, max(math.log(float(n_star)) + math.log(10.0), lo + math.log(10.0))
 
 
-def _grid(chain: Chain, budget: Budget, n_n: int = 48, n_k: int = 14):
+def _grid(chain: Chain, budget: Budget, n_n: int = 48, n_k: int = 14, coarse: bool = False):
+    """Decision grid (N, k, r) flattened; ``coarse`` halves it (per-replicate optima)."""
+    if coarse:
+        n_n, n_k = n_n // 2, n_k // 2 + 1
     lo, hi = _n_bracket(chain, budget)
     logN = np.linspace(lo, hi, n_n)
     ks = np.geomspace(1.0, min(_K_MAX, chain.k_cap), n_k) if _k_axis(chain, budget) else np.array([1.0])
-    rs = (
-        np.array([0.0, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5])
-        if chain.rl is not None
-        else np.array([0.0])
+    r_all = (
+        [0.0, 1e-3, 0.01, 0.05, 0.2, 0.5]
+        if coarse
+        else [0.0, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.35, 0.5]
     )
+    rs = np.array(r_all) if chain.rl is not None else np.array([0.0])
     G = np.meshgrid(np.exp(logN), ks, rs, indexing="ij")
     return [g.ravel() for g in G]
 
@@ -302,7 +306,8 @@ def optimise(chain: Chain, budget: Budget, *, replicate_optima: bool = True) -> 
     """Best decision (N, k, RL share) for the budget: maximise the point-estimate metric.
 
     A vectorised grid over (log N, log k, r) finds the basin; scipy polishes it (bounded 1-D search / Nelder-Mead).
-    With ``replicate_optima`` the grid is also maximised per replicate to give 95% intervals of N, k and the shares.
+    With ``replicate_optima`` a coarser grid (24 sizes, 8 sample counts, 6 RL shares) is also maximised per replicate
+    to give 95% intervals of N, k and the shares.
 
     Parameters
     ----------
@@ -344,6 +349,7 @@ def optimise(chain: Chain, budget: Budget, *, replicate_optima: bool = True) -> 
     N, k, r, _ = max(candidates, key=lambda c: c[3])
     out = describe(chain, budget, N, k, r)
     if replicate_optima and chain.n_replicates >= 2:
+        Ng, kg, rg = _grid(chain, budget, coarse=True)
         M = _metric_decision(chain, budget, Ng, kg, rg, idx=slice(1, None))
         j = np.argmax(M, axis=1)
         D, _, pre_cost, serve = _alloc(chain, budget, Ng[j], kg[j], rg[j])
