@@ -211,5 +211,17 @@ def test_budget_page_saves_scenarios(demo_db, tmp_path, monkeypatch):
         "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
         "print(sorted(r[0] for r in c.sql('SELECT kind FROM v_scenarios').fetchall()))"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(db)], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == str(["baseline", "optimum", "split", "split", "split"])
+
+
+def test_simulate_majority_voting_saturates_below_the_oracle(demo_db, cli_payload, capsys):
+    """Without a verifier (majority voting) the best metric is below pass@k's and uses far fewer samples."""
+    p = _simulate(demo_db, "--test-time", "majority", capsys=capsys)
+    o, oracle = p["optimum"], cli_payload["optimum"]
+    assert o["metric"]["value"] < oracle["metric"]["value"]
+    assert o["samples_per_query"] < oracle["samples_per_query"]
+    assert "majority" in p["metric_name"]
+    assert any(a["name"] == "wrong_answer_share" for a in p["assumptions"])
