@@ -237,6 +237,8 @@ class Chain:
             put("rl.N", N, rl.ranges["N"])
         if self.test_time != "none" and k > 1:
             put("test_time.k", k, self.links["difficulty"].ranges.get("k", (1.0, 1e4)))
+            if "mu" in self.links["difficulty"].ranges:  # the accuracies the tail exponent was fitted at
+                put("difficulty.mu", float(np.ravel(ev["mu_rl"])[0]), self.links["difficulty"].ranges["mu"])
         return out
 
     def widening(self, flags: dict[str, dict[str, Any]]) -> float:

@@ -172,7 +172,7 @@ def fit_difficulty(groups: dict[str, tuple[ArrayLike, ArrayLike]], *, label: str
     -------
     Link
         params ``a_tail`` (median over models); replicates = the per-model values (the chain draws them with
-        replacement); range ``k`` = (1, largest n seen).
+        replacement); ranges ``k`` = (1, largest n seen) and ``mu`` = the mean accuracies of the fitted models.
 
     Raises
     ------
@@ -183,13 +183,14 @@ def fit_difficulty(groups: dict[str, tuple[ArrayLike, ArrayLike]], *, label: str
     -----
     1 - pass@k ~ Gamma(a + b)/Gamma(b) k^-a (T^2, arXiv 2604.01411; Schaeffer et al. 2025, arXiv 2502.17578).
     """
-    tails, kmax = [], 1.0
+    tails, mus, kmax = [], [], 1.0
     for _name, (n, c) in groups.items():
         try:
             mu, nu = fit_beta_binomial(n, c)
         except (ValueError, FitError):
             continue
         tails.append(mu * nu)
+        mus.append(mu)
         kmax = max(kmax, float(np.max(n)))
     if not tails:
         raise InsufficientDataError("no model has per-problem counts to fit the difficulty distribution")
@@ -198,5 +199,5 @@ def fit_difficulty(groups: dict[str, tuple[ArrayLike, ArrayLike]], *, label: str
         label or "beta-binomial fit to per-problem counts",
         {"a_tail": float(np.median(arr))},
         {"a_tail": arr},
-        {"k": (1.0, kmax)},
+        {"k": (1.0, kmax), "mu": (float(min(mus)), float(max(mus)))},
     )

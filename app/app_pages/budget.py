@@ -75,6 +75,26 @@ with st.expander("Assumptions [A] (point value; the band is drawn uniformly per 
         )
         if v != a.value:
             assume.append((name, float(v)))
+with st.expander("Hardware and prices (FLOPs -> GPU-hours -> dollars; Sardana et al.'s calculator defaults)"):
+    cost_defaults = sim.Costs()
+    cols = st.columns(4)
+    costs = []
+    for i, (name, label, lo, hi) in enumerate(
+        [
+            ("peak_flops", "peak FLOP/s per GPU", 1e12, 1e17),
+            ("price_per_gpu_hour", "$ per GPU-hour", 0.01, 100.0),
+            ("mfu_train", "MFU training", 0.01, 1.0),
+            ("mfu_prefill", "MFU prefill", 0.001, 1.0),
+            ("mfu_decode", "MFU decode", 0.001, 1.0),
+            ("mfu_rl", "MFU RL [A]", 0.001, 1.0),
+            ("rl_peak_flops", "RL GPU peak FLOP/s [A]", 1e12, 1e17),
+            ("rl_price_per_gpu_hour", "RL $ per GPU-hour [A]", 0.01, 100.0),
+        ]
+    ):
+        d = float(getattr(cost_defaults, name))
+        v = cols[i % 4].number_input(label, lo, hi, d, key=K + "cost." + name, format="%.4g")
+        if v != d:
+            costs.append((name, float(v)))
 if None in (total, queries, tokens, prompt):
     st.stop()
 if tokens <= prompt:
@@ -90,6 +110,7 @@ cfg = sim.SimConfig(
     n_replicates=settings.bootstrap,
     seed=settings.seed,
     assumptions=tuple(assume),
+    costs=tuple(costs),
 )
 budget = (
     float(total),

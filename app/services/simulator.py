@@ -734,6 +734,10 @@ def export_csv(rows: list[dict[str, Any]]) -> str:
 
 
 __all__ = [
+    "AXES",
+    "CHINCHILLA_PRESETS",
+    "Costs",
+    "SCALERL_PRESETS",
     "Scenario",
     "SimConfig",
     "assumption_list",

@@ -72,6 +72,14 @@ def register(sub, settings) -> None:
         help="override an assumption, e.g. rl_tt_kappa=0 (repeatable)",
     )
     p.add_argument(
+        "--cost",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a hardware/price setting: peak_flops, price_per_gpu_hour, mfu_train, mfu_prefill, mfu_decode, "
+        "mfu_rl, rl_peak_flops, rl_price_per_gpu_hour (repeatable)",
+    )
+    p.add_argument(
         "--scenario",
         action="append",
         default=[],
@@ -111,12 +119,27 @@ def _assumptions(items: list[str]) -> tuple:
     for it in items:
         name, sep, val = it.partition("=")
         if not sep:
-            raise ValueError(f"--assume needs NAME=VALUE, got {it!r}")
+            raise ValueError(f"expected NAME=VALUE, got {it!r}")
         try:
             out.append((name.strip(), float(val)))
         except ValueError as e:
-            raise ValueError(f"--assume {name}: {val!r} is not a number") from e
+            raise ValueError(f"{name}: {val!r} is not a number") from e
     return tuple(out)
+
+
+def _costs(items: list[str]) -> tuple:
+    """``--cost NAME=VALUE`` pairs, checked against analysis.simulator.Costs (ValueError on a bad name/value)."""
+    from dataclasses import fields
+
+    from analysis.simulator import Costs
+
+    names = {f.name for f in fields(Costs)}
+    out = _assumptions(items)
+    for name, _ in out:
+        if name not in names:
+            raise ValueError(f"--cost: unknown setting {name!r}; choose from {', '.join(sorted(names))}")
+    Costs(**dict(out))  # validates ranges (MFU in (0, 1], positive prices)
+    return out
 
 
 def parse_scenario(text: str):
@@ -156,6 +179,7 @@ def build(args) -> tuple[Any, tuple, tuple | None]:
         n_replicates=int(args.bootstrap),
         seed=int(args.seed),
         assumptions=_assumptions(args.assume),
+        costs=_costs(args.cost),
     )
     budget = (
         float(total),

@@ -225,3 +225,16 @@ def test_simulate_majority_voting_saturates_below_the_oracle(demo_db, cli_payloa
     assert o["samples_per_query"] < oracle["samples_per_query"]
     assert "majority" in p["metric_name"]
     assert any(a["name"] == "wrong_answer_share" for a in p["assumptions"])
+
+
+def test_simulate_dollar_budget_with_user_costs(demo_db, capsys):
+    rc = main(["simulate", "--db", str(demo_db), "--budget-usd", "2e6", "--queries", "1e9", "--cost",
+               "mfu_decode=0.05", "--bootstrap", "10", "--json"])  # fmt: skip
+    p = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert p["costs"]["mfu_decode"] == 0.05 and p["budget"]["unit"] == "usd"
+    assert p["optimum"]["usd"]["total"] == pytest.approx(2e6, rel=1e-6)
+    # the difficulty tail exponent was fitted on Pythia/MATH accuracies (< 3 %): applying it at ~60 % is flagged
+    assert p["extrapolation"]["optimum"]["links"]["difficulty.mu"]["outside"]
+    assert main(["simulate", "--db", str(demo_db), "--budget-usd", "2e6", "--cost", "mfu_rl=2"]) == 2
+    assert "mfu_rl must be <= 1" in capsys.readouterr().err
