@@ -30,9 +30,11 @@ class Costs:
     Attributes
     ----------
     peak_flops : float
-        Peak FLOP/s of the training/inference GPU.
+        Peak FLOP/s of the training GPU.
     price_per_gpu_hour : float
-        US dollars per GPU-hour (training and inference).
+        US dollars per training GPU-hour.
+    infer_peak_flops, infer_price_per_gpu_hour : float
+        The inference GPU's peak FLOP/s and price (prefill and decode; default the same H100 at $2.00/h in BF16).
     mfu_train, mfu_prefill, mfu_decode, mfu_rl : float
         Model FLOPs utilisation per phase, in (0, 1].
     rl_peak_flops, rl_price_per_gpu_hour : float
@@ -41,6 +43,8 @@ class Costs:
 
     peak_flops: float = 9.89e14
     price_per_gpu_hour: float = 2.0
+    infer_peak_flops: float = 9.89e14
+    infer_price_per_gpu_hour: float = 2.0
     mfu_train: float = 0.5
     mfu_prefill: float = 0.4
     mfu_decode: float = 0.2
@@ -58,12 +62,20 @@ class Costs:
 
     def gpu_hours(self, flops: float, phase: str) -> float:
         """GPU-hours to run ``flops`` in ``phase`` (one of PHASES): FLOPs / (3600 x peak x MFU)."""
-        peak = self.rl_peak_flops if phase == "rl" else self.peak_flops
+        peak = {
+            "rl": self.rl_peak_flops,
+            "prefill": self.infer_peak_flops,
+            "decode": self.infer_peak_flops,
+        }.get(phase, self.peak_flops)
         return float(flops) / (3600.0 * peak * getattr(self, f"mfu_{phase}"))
 
     def usd_per_flop(self, phase: str) -> float:
         """Dollars per FLOP in ``phase``: price / (3600 x peak x MFU) (Sardana et al. 2024, arXiv 2401.00448)."""
-        price = self.rl_price_per_gpu_hour if phase == "rl" else self.price_per_gpu_hour
+        price = {
+            "rl": self.rl_price_per_gpu_hour,
+            "prefill": self.infer_price_per_gpu_hour,
+            "decode": self.infer_price_per_gpu_hour,
+        }.get(phase, self.price_per_gpu_hour)
         return price * self.gpu_hours(1.0, phase)
 
     def usd(self, flops: float, phase: str) -> float:

@@ -81,8 +81,10 @@ with st.expander("Hardware and prices (FLOPs -> GPU-hours -> dollars; Sardana et
     costs = []
     for i, (name, label, lo, hi) in enumerate(
         [
-            ("peak_flops", "peak FLOP/s per GPU", 1e12, 1e17),
-            ("price_per_gpu_hour", "$ per GPU-hour", 0.01, 100.0),
+            ("peak_flops", "training GPU peak FLOP/s", 1e12, 1e17),
+            ("price_per_gpu_hour", "training $ per GPU-hour", 0.01, 100.0),
+            ("infer_peak_flops", "inference GPU peak FLOP/s", 1e12, 1e17),
+            ("infer_price_per_gpu_hour", "inference $ per GPU-hour", 0.01, 100.0),
             ("mfu_train", "MFU training", 0.01, 1.0),
             ("mfu_prefill", "MFU prefill", 0.001, 1.0),
             ("mfu_decode", "MFU decode", 0.001, 1.0),

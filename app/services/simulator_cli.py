@@ -76,8 +76,9 @@ def register(sub, settings) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override a hardware/price setting: peak_flops, price_per_gpu_hour, mfu_train, mfu_prefill, mfu_decode, "
-        "mfu_rl, rl_peak_flops, rl_price_per_gpu_hour (repeatable)",
+        help="override a hardware/price setting: peak_flops, price_per_gpu_hour, infer_peak_flops, "
+        "infer_price_per_gpu_hour, mfu_train, mfu_prefill, mfu_decode, mfu_rl, rl_peak_flops, rl_price_per_gpu_hour "
+        "(repeatable)",
     )
     p.add_argument(
         "--scenario",

@@ -338,3 +338,48 @@ def test_test_time_laws_published_numbers():
     for n, k, flops in rows:
         _, per_token = serving_flops(n, 1.0, 0.0, 1.0, k)  # FLOPs of k samples of one generated token
         assert flops / float(per_token) == pytest.approx(280.0, rel=0.15)  # tokens per sample
+
+
+def test_sardana_cost_mode_reproduces_the_authors_readme():
+    """Cost-optimal model of Sardana et al.'s README (cost_optimal.py): loss 1.947, 1e10 requests x (1000 in + 250
+    out); training A100-80 BF16 (3.12e14 FLOP/s) at $1.40/h, MFU 0.5; inference A100-40 INT8 (6.24e14) at $0.60/h,
+    prefill MFU 0.4, decode 0.2 -> N 2.053e10, D 3.302e12; 60.23 % of the parameters, 182.41 % of the tokens and
+    88.76 % of the cost of the equal-loss Chinchilla-style model."""
+    from analysis.simulator import Costs
+
+    costs = Costs(peak_flops=3.12e14, price_per_gpu_hour=1.40, infer_peak_flops=6.24e14,
+                  infer_price_per_gpu_hour=0.60, mfu_train=0.5, mfu_prefill=0.4, mfu_decode=0.2)  # fmt: skip
+    base = _chain(SARDANA)
+    ch = build_chain(base.links["pretraining_law"], base.links["accuracy_map"], base.links["difficulty"], None,
+                     test_time="none", costs=costs, n_replicates=0)  # fmt: skip
+    b = Budget(1e5, unit="usd", queries=1e10, prompt_tokens=1000.0, output_tokens=250.0)
+    o = cheapest_for_target(ch, b, float(_metric_of_loss(SARDANA, 1.947)))
+    assert o.N == pytest.approx(2.053e10, rel=5e-3)
+    assert o.D == pytest.approx(3.302e12, rel=5e-3)
+    # the equal-loss Chinchilla-style model: N0 = (A (1 + alpha/beta) / (l - E))^(1/alpha), likewise D0
+    s = SARDANA
+    n0 = (s["A"] * (1 + s["alpha"] / s["beta"]) / (1.947 - s["E"])) ** (1 / s["alpha"])
+    d0 = (s["B"] * (1 + s["beta"] / s["alpha"]) / (1.947 - s["E"])) ** (1 / s["beta"])
+    assert o.N / n0 == pytest.approx(0.6023, abs=5e-4) and o.D / d0 == pytest.approx(1.8241, abs=2e-3)
+    cost0 = (
+        costs.usd(6 * n0 * d0, "train")
+        + costs.usd(2 * n0 * 1e13, "prefill")
+        + costs.usd(2 * n0 * 2.5e12, "decode")
+    )
+    assert o.usd["total"] / cost0 == pytest.approx(0.8876, abs=5e-4)
+
+
+def test_sardana_cost_calculator_example():
+    """cost_calculator.py's README example (30B Chinchilla-style, 1e9 requests x (500 + 100)): train $3.146e5, total
+    $6.378e5, total FLOPs 3.161e23. The script passes no price to cost_per_flop, so the H100 default $2.00/h and the
+    A100-40 default $1.10/h apply (not the $1.50 and $0.60 on its command line); MFU defaults 0.5 / 0.5 / 0.01."""
+    from analysis.simulator import Costs
+
+    c = Costs(peak_flops=9.89e14, price_per_gpu_hour=2.0, infer_peak_flops=6.24e14, infer_price_per_gpu_hour=1.10,
+              mfu_train=0.5, mfu_prefill=0.5, mfu_decode=0.01)  # fmt: skip
+    n, d = 30e9, 1.556e12
+    train = c.usd(6 * n * d, "train")
+    total = train + c.usd(2 * n * 5e11, "prefill") + c.usd(2 * n * 1e11, "decode")
+    assert train == pytest.approx(3.146e5, rel=1e-3)
+    assert total == pytest.approx(6.378e5, rel=1e-3)
+    assert 6 * n * d + 2 * n * 6e11 == pytest.approx(3.161e23, rel=1e-3)
