@@ -325,6 +325,13 @@ if comp is not None:
         except Exception as e:  # a locked or read-only file: tell the user, keep the page
             st.error(f"Could not save: {e}. Use `scaling simulate --save` instead.")
 
+with st.expander("Saved scenarios (v_scenarios)"):
+    saved = cache.service("data.scenarios:list_scenarios")
+    if saved.height == 0:
+        st.caption("None saved yet: use Save scenarios above or `scaling simulate --save`.")
+    else:
+        st.dataframe(saved, hide_index=True, key=K + "saved")
+
 with st.expander("Links, fitted ranges and assumptions"):
     st.dataframe(
         pl.DataFrame(
