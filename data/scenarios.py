@@ -148,7 +148,7 @@ def list_scenarios(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     try:
         has = cur.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'v_scenarios'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not has:
             return pl.DataFrame()
         return cur.sql("SELECT * EXCLUDE (config_json, result_json) FROM v_scenarios").pl()
