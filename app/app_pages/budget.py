@@ -27,7 +27,7 @@ with c[0]:
     total = widgets.flops_input(
         "Budget (" + ("FLOPs" if unit == "FLOPs" else "$") + ")",
         "1e24" if unit == "FLOPs" else "2e6",
-        key=K + "total",
+        key=K + "total." + ("flops" if unit == "FLOPs" else "usd"),
     )
 raw_q = c[1].text_input("Lifetime queries Q (0 = no demand)", "1e9", key=K + "queries")
 try:
@@ -294,7 +294,8 @@ if comp is not None:
     )
     st.altair_chart(
         cs.scenario_bars(
-            table.select("scenario", "metric", "metric_lo", "metric_hi"), payload["metric_name"]
+            table.select("scenario", "metric", "metric_lo", "metric_hi").drop_nulls("metric"),
+            payload["metric_name"],
         ),
         width="stretch",
     )

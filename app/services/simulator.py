@@ -596,8 +596,14 @@ def compare_with_baseline(
 ) -> dict[str, Any]:
     """:func:`compare_scenarios` given the baseline (:func:`baseline_shares`) and the chain (no store access)."""
     b = Budget(*budget)
-    bsh = base["shares"]
-    base_out, note = _feasible_split(ch, b, tuple(bsh[a] for a in AXES))
+    bsh = dict(base["shares"])
+    note = ""
+    if ch.rl is None and bsh["rl"] > 0:  # no RL link: the logged RL compute counts as pretraining
+        bsh["pretraining"] += bsh["rl"]
+        bsh["rl"] = 0.0
+        note = "no RL link: the logged RL share is counted as pretraining; "
+    base_out, n1 = _feasible_split(ch, b, tuple(bsh[a] for a in AXES))
+    note = (note + n1).strip("; ")
     rows, outcomes = [], {}
 
     def row(name, o, pb, note=""):
@@ -624,7 +630,13 @@ def compare_with_baseline(
     for sc in scenarios:
         bq = Budget(b.total, b.unit, b.queries * sc.queries_factor, b.prompt_tokens, b.output_tokens)
         o_queries[sc.name] = bq.queries
-        o, n2 = _feasible_split(ch, bq, sc.shares({a: base_out.shares[a] for a in AXES}))
+        try:
+            o, n2 = _feasible_split(ch, bq, sc.shares({a: base_out.shares[a] for a in AXES}))
+        except ValueError as e:  # one impossible scenario (e.g. RL without an RL link) keeps the others
+            rows.append(
+                {**{k: None for k in rows[0]}, "scenario": sc.name, "queries": bq.queries, "note": str(e)}
+            )
+            continue
         rows.append(row(sc.name, o, p_beats(o, base_out), n2))
         outcomes[sc.name] = o.to_dict()
     return {"baseline": base, "table": rows, "outcomes": outcomes}
@@ -682,6 +694,10 @@ def comparison_rows(comp: dict[str, Any], cfg: SimConfig, budget: tuple) -> list
     total, unit, q, ti, to = budget
     rows = []
     for r in comp["table"]:
+        if (
+            r["scenario"] not in comp["outcomes"]
+        ):  # a scenario that could not be simulated (its note says why)
+            continue
         kind = "baseline" if r["scenario"].startswith("baseline") else "split"
         o = comp["outcomes"][r["scenario"]]
         rows.append(

@@ -138,7 +138,7 @@ def test_budget_page_shows_the_cli_numbers(app_env, cli_payload):
 
 def test_budget_page_rejects_bad_budget(app_env):
     at = run_page("app_pages/budget.py")
-    at.text_input(key="budget.total").input("lots").run()
+    at.text_input(key="budget.total.flops").input("lots").run()
     assert not at.exception
     assert any("not a number" in e.value for e in at.error)
 
@@ -238,3 +238,20 @@ def test_simulate_dollar_budget_with_user_costs(demo_db, capsys):
     assert p["extrapolation"]["optimum"]["links"]["difficulty.mu"]["outside"]
     assert main(["simulate", "--db", str(demo_db), "--budget-usd", "2e6", "--cost", "mfu_rl=2"]) == 2
     assert "mfu_rl must be <= 1" in capsys.readouterr().err
+
+
+def test_budget_page_without_rl_and_in_dollars(app_env):
+    """No RL link: the logged RL share counts as pretraining and a move-to-RL scenario says why it cannot run; the
+    dollar budget has its own default."""
+    at = run_page("app_pages/budget.py")
+    at.selectbox(key="budget.rl").select("none").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    sc = at.dataframe[1].value
+    assert "counted as pretraining" in sc["note"].iloc[0]
+    assert "RL link" in sc["note"].iloc[1] and sc["metric"].isna().iloc[1]
+    at.radio(key="budget.unit").set_value("US dollars").run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="budget.total.usd").value == "2e6"
+    shown = {m.label: m.value for m in at.metric}
+    assert float(shown["optimum cost (US dollars)"]) == pytest.approx(2e6, rel=1e-3)
