@@ -224,6 +224,9 @@ def _text(payload: dict[str, Any]) -> str:
     if out:
         lines.append("extrapolated (outside the fitted range): " + ", ".join(sorted(set(out))))
     for r in payload.get("scenarios", {}).get("table", []):
+        if r["metric"] is None:
+            lines.append(f"scenario {r['scenario']}: not simulated ({r['note']})")
+            continue
         pb = "" if r["p_beats_baseline"] is None else f", P(beats baseline) {r['p_beats_baseline']:.2f}"
         lines.append(
             f"scenario {r['scenario']}: metric {r['metric']:.4f} [{r['metric_lo']:.4f}, "
