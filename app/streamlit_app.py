@@ -27,6 +27,7 @@ PAGES = {
         st.Page("app_pages/runs.py", title="Run explorer", icon=":material/query_stats:"),
         st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:"),
     ],
+    "Budget": [st.Page("app_pages/budget.py", title="Budget simulator", icon=":material/savings:")],
     "Pretraining": [
         st.Page("app_pages/pretraining.py", title="Pretraining fit", icon=":material/trending_down:"),
         st.Page(

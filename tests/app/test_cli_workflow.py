@@ -42,6 +42,10 @@ def test_law_choices_match_the_services():
 
     assert tuple(LAWS) == cli.PRETRAINING_LAWS
     assert tuple(EXTRA_ANALYSES) == cli.PRETRAINING_EXTRA
+    from analysis.simulator import presets
+    from app.services import simulator_cli
+
+    assert (simulator_cli.DEFAULT_LAW, simulator_cli.DEFAULT_RL) == (presets.DEFAULT_LAW, presets.DEFAULT_RL)
 
 
 def _bootstrap_defaults(parser, prefix="scaling"):
