@@ -32,11 +32,19 @@ def _namespace(page) -> str:
     return (path or "overview") + "."
 
 
+def url_type(key: str) -> type | None:
+    """The declared type of a widget key (exact, or the longest declared prefix ending with "."), else None."""
+    if key in URL_TYPES:
+        return URL_TYPES[key]
+    prefixes = [p for p in URL_TYPES if p.endswith(".") and key.startswith(p)]
+    return URL_TYPES[max(prefixes, key=len)] if prefixes else None
+
+
 def _linkable(key: str, value) -> bool:
     if any(part in key for part in URL_SKIP_PARTS):
         return False
-    if key in URL_TYPES:
-        want = URL_TYPES[key]
+    want = url_type(key)
+    if want is not None:
         if want is list:
             return isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value)
         if want is float:
@@ -51,7 +59,7 @@ def decode(key: str, raw: list[str]) -> tuple[bool, object]:
     Text keys take the last value; ``URL_TYPES`` keys become int, float (finite), bool ("true"/"false") or a list.
     Returns (False, reason) when the text cannot be converted.
     """
-    want = URL_TYPES.get(key, str)
+    want = url_type(key) or str
     if want is list:
         return True, [v for v in raw if v != ""]
     text = raw[-1] if raw else ""

@@ -11,6 +11,7 @@ PRE_LAW = "pretraining.law"
 PRE_BUDGET = "pretraining.budget_flops"
 
 #: Widget keys whose value is not text: the type a link's string is converted to (``list`` = repeated values).
+#: A key ending with "." declares every key under that prefix (widgets created in a loop).
 URL_TYPES: dict[str, type] = {
     "compute_optimal.neighbors": int,
     "compute_optimal.lbfgs": bool,
@@ -25,6 +26,15 @@ URL_TYPES: dict[str, type] = {
     "runs.log_x": bool,
     "runs.log_y": bool,
     "runs.overlay": list,
+    "budget.pre": float,
+    "budget.rl_share": float,
+    "budget.s0.pct": float,
+    "budget.s0.qf": float,
+    "budget.s1.pct": float,
+    "budget.s1.qf": float,
+    # prefixes (ending with "."): every key under them
+    "budget.assume.": float,
+    "budget.cost.": float,
 }
 
 #: Keys never put in a link (tables' selection state, buttons, editors, upload widgets).

@@ -32,6 +32,7 @@ def test_encode_decode_round_trip():
     assert links.decode("compute_optimal.neighbors", ["3"]) == (True, 3)
     assert links.decode("rl.runs", links.encode(["a", "b"])) == (True, ["a", "b"])
     assert links.decode("pretraining.budget_flops", ["1e23"]) == (True, "1e23")  # text stays text
+    assert links.decode("budget.assume.anything", ["0.5"]) == (True, 0.5)  # declared by prefix
     ok, why = links.decode("rl.transient_cut", ["nan"])
     assert not ok and "rl.transient_cut" in why
 
@@ -105,3 +106,18 @@ def test_every_widget_has_a_key_in_its_page_namespace(app_env, stem):
     assert not at.exception, at.exception
     keys = [(kind, w.label, w.key) for kind in _WIDGETS for w in getattr(at, kind)]
     assert [k for k in keys if not (k[2] or "").startswith(f"{stem}.")] == []
+
+
+def test_budget_page_numbers_round_trip_through_the_link(app_env):
+    """Numeric widgets (declared in app.state.URL_TYPES, some by prefix) come back from a link as numbers."""
+    at = _fresh("app_pages/budget.py", {"budget.pre": "40.0", "budget.queries": "1e8"})
+    assert not at.exception, at.exception
+    assert at.slider(key="budget.pre").value == 40.0
+    assert at.text_input(key="budget.queries").value == "1e8"
+    assert at.query_params["budget.pre"] == "40.0"
+    sliders = [s for s in at.slider if s.key.startswith("budget.assume.")]
+    if sliders:
+        key, lo = sliders[0].key, sliders[0].min
+        again = _fresh("app_pages/budget.py", {key: repr(float(lo))})
+        assert not again.exception, again.exception
+        assert again.slider(key=key).value == float(lo)
