@@ -185,7 +185,13 @@ def link_box() -> None:
     url = (base or "") + (("?" + qs) if qs else "")
     with st.sidebar:
         st.caption("Link to this view (copy with the button at the right of the box):")
-        st.code(url or "(no selections)", language=None, wrap_lines=True)
+        # a short scrolling box: long links (many selections) do not push the sidebar down; copy takes all of it
+        st.code(
+            url or "(no selections)",
+            language=None,
+            wrap_lines=True,
+            height="content" if len(url) < 160 else 150,
+        )
 
 
 def show_notes(meta: dict) -> None:
