@@ -54,7 +54,6 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     _db_arg(p, settings)
     p.add_argument("paths", nargs="+", help="files or folders to ingest (folders are walked recursively)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-file lines")
-    p.add_argument("--json", action="store_true", help="print the ingest report (one entry per file) as JSON")
 
     p = sub.add_parser("fit", help="fit a scaling law: pretraining, rl or test-time")
     axes = p.add_subparsers(dest="axis", required=True, metavar="AXIS")
@@ -242,9 +241,6 @@ def cmd_ingest(args) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.json:
-        print(to_json(ingest_report_payload(args.db, report)))
-        return 1 if report.count("failed") else 0
     if not args.quiet:
         for f in report.files:
             if f.status == "failed":
@@ -258,21 +254,6 @@ def cmd_ingest(args) -> int:
         f"{report.count('failed')} failed, {report.count('skipped')} skipped; {report.n_rejects} rejected records"
     )
     return 1 if report.count("failed") else 0
-
-
-def ingest_report_payload(db, report) -> dict:
-    """JSON-ready summary of an ``IngestReport``: counts per status and one entry per file (path, format, status,
-    runs, rows, rejects, message)."""
-    files = []
-    for f in report.files:
-        files.append(
-            {
-                k: getattr(f, k, None)
-                for k in ("path", "format", "status", "n_runs", "n_rows", "n_rejects", "message")
-            }
-        )
-    counts = {s: report.count(s) for s in ("loaded", "unchanged", "failed", "skipped")}
-    return {"db": str(db), **counts, "n_rejects": report.n_rejects, "files": files}
 
 
 def _save(db: str, records: list[dict]) -> list[str]:

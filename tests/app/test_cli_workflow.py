@@ -1,5 +1,5 @@
 """CLI polish: fast parser (no heavy imports), readable `scaling sql` tables with --json/--csv, readable `scaling
-size`, `scaling ingest --json`, one bootstrap default, shell completion from the parser."""
+size`, one bootstrap default, shell completion from the parser."""
 
 from __future__ import annotations
 
@@ -126,16 +126,6 @@ def test_size_with_a_fresh_fit_prints_real_intervals(db_copy, capsys):
     lo, hi = line.split("[", 1)[1].rstrip("]").split(", ")
     assert lo[-1] in "kMBT" and hi[-1] in "kMBT"
     assert "intervals from 8 replicates" in out
-
-
-def test_ingest_json_report(tmp_path, capsys):
-    src = tmp_path / "runs.csv"
-    src.write_text("run_id,n_params,n_tokens,final_loss\nr1,1e8,2e9,3.1\nr2,-5,2e9,3.0\n")
-    db = tmp_path / "x.duckdb"
-    assert main(["ingest", str(src), "--db", str(db), "--json"]) == 0
-    rep = json.loads(capsys.readouterr().out)
-    assert rep["loaded"] == 1 and rep["failed"] == 0 and rep["n_rejects"] == 1
-    assert rep["files"][0]["n_runs"] == 1 and rep["files"][0]["path"].endswith("runs.csv")
 
 
 def test_shell_completion_script_from_the_parser():
