@@ -1,7 +1,9 @@
 """One number format for the app and the CLI, and plain-text tables that fit the terminal (standard library only,
 so ``scaling --help`` stays fast).
 
-N and D (parameters, tokens) are written with a k/M/B/T suffix (``human``: 7.12e9 -> "7.12B"), FLOPs in scientific
+The app's tiles use ``app.widgets.human`` / ``sci``, the CLI these (which import no Streamlit);
+tests/app/test_cli_workflow.py checks both write the same text. N and D (parameters, tokens) are written with a
+k/M/B/T suffix (``human``: 7.12e9 -> "7.12B"), FLOPs in scientific
 notation (``sci``: 8.38e22 -> "8.38e+22"), other floats with 4 significant digits (``num``).
 """
 

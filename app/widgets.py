@@ -10,10 +10,46 @@ import streamlit as st
 
 from analysis.results import FitResult
 from app import charts
-from app.numfmt import human, sci  # one number format for N, D and FLOPs in the app and the CLI
 from app.services.records import js_safe
 
 __all__ = ["js_safe", "human", "sci", "as_text", "ci_text", "metric_grid"]
+
+_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def human(v: float | None, digits: int = 4) -> str:
+    """A count with a B/T-style suffix and ``digits`` significant digits: 7.12e9 -> "7.12B", 1.295e12 -> "1.295T".
+
+    Parameters
+    ----------
+    v : float or None
+        Any number (parameters, tokens); values >= 1e15 fall back to scientific notation.
+    digits : int
+        Significant digits.
+
+    Returns
+    -------
+    str
+        "" for None or NaN; "inf" / "-inf" as such.
+    """
+    if v is None or v != v:
+        return ""
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    a = abs(v)
+    if a >= 1e15:
+        return sci(v, digits - 1)
+    for scale, suffix in _SUFFIXES:
+        if a >= scale:
+            return f"{v / scale:.{digits}g}{suffix}"
+    return f"{v:.{digits}g}"
+
+
+def sci(v: float | None, digits: int = 3) -> str:
+    """Scientific notation with ``digits`` decimals (FLOPs): 8.3812e22 -> "8.381e+22"; "" for None or NaN."""
+    if v is None or v != v:
+        return ""
+    return f"{v:.{digits}e}"
 
 
 def as_text(frame: pl.DataFrame, formats: dict[str, Callable[[float], str]]) -> pl.DataFrame:

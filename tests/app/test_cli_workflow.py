@@ -68,6 +68,15 @@ def test_one_bootstrap_default_for_every_command(monkeypatch):
     assert set(dict(_bootstrap_defaults(build_parser())).values()) == {7}
 
 
+@pytest.mark.parametrize(
+    "v", [None, float("nan"), 0.0, 12.0, 1234.5, 7.12e9, 1.295e12, -3e6, 2e15, float("inf")]
+)
+def test_app_and_cli_write_numbers_alike(v):
+    from app import numfmt, widgets
+
+    assert numfmt.human(v) == widgets.human(v) and numfmt.sci(v) == widgets.sci(v)
+
+
 def test_text_table_fits_the_width_and_says_what_it_left_out():
     cols = ["run_id", "n_params", "compute_flops", "note", "a", "b", "c"]
     rows = [["gadre/" + "x" * 50, 7.12e9, 8.3812e22, "long " * 20, 1, 2.5, None]]
