@@ -115,6 +115,15 @@ def test_duckdb1_cli_opens_the_compat_export_but_not_the_store(db, tmp_path, cap
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["n", "104"]
+    views = [r[0] for r in _q(db, "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1")]
+    every_view = " ".join(f"SELECT '{v}' AS v, count(*) AS n FROM {v};" for v in views)
+    res = subprocess.run(
+        [cli, "-readonly", "-csv", str(out), "-c", every_view], capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0 and "Error" not in res.stderr, res.stderr
+    assert (
+        sorted(ln.split(",")[0] for ln in res.stdout.split() if ln.startswith("v_")) == views
+    )  # every view reads
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     examples = readme.split("```sql", 1)[1].split("```", 1)[0]  # the README's SQL examples, as written
     res = subprocess.run(
