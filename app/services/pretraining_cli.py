@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.numfmt import human
 from app.services.common import fit_record
 from app.services.pretraining import REPORT_BUDGETS, allocation_table, fit_pretraining, select_points
 
@@ -74,7 +75,7 @@ def run(con, args) -> tuple[dict[str, Any], list[dict]]:
         lines.append("  compute-optimal allocation:")
         for row in payload["compute_optimal"]:
             lines.append(
-                f"    C = {row['compute_flops']:.3g} FLOPs: N_opt = {row['N_opt']:.3g}, D_opt = {row['D_opt']:.3g}, "
+                f"    C = {row['compute_flops']:.3g} FLOPs: N_opt = {human(row['N_opt'])}, D_opt = {human(row['D_opt'])}, "
                 f"tokens/param = {row['tokens_per_param']:.1f}"
             )
     bt = payload.get("backtest")
