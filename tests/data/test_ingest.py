@@ -82,7 +82,7 @@ def test_bad_line_is_rejected_with_line_and_reason_rest_loads(tmp_path):
     rej = con.execute("SELECT line, reason FROM rejects ORDER BY line").fetchall()
     assert [r[0] for r in rej] == [3, 4, 5]
     assert "invalid JSON" in rej[0][1]
-    assert "metric 'loss'" in rej[1][1] and "not a finite number" in rej[1][1]
+    assert rej[1][1] == "metric 'loss': value 'abc' is text, not a number"
     assert "'step' must be an integer" in rej[2][1]
     # good lines and the good metric of line 4 (lr) are kept
     assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 3
@@ -237,19 +237,20 @@ def test_bom_non_utf8_line_huge_step_and_resumed_steps(tmp_path):
     rej = dict(con.execute("SELECT line, reason FROM rejects").fetchall())
     assert rej[3] == "line is not valid UTF-8 text"
     assert "out of range" in rej[4]
-    assert "not a finite number" in rej[5]
+    assert rej[5] == "metric 'loss': value 'x' is text, not a number"
     assert set(rej) == {3, 4, 5}
     con.close()
 
 
-def test_resumed_run_later_record_wins_and_earlier_is_rejected(tmp_path):
+def test_resumed_run_later_record_wins_and_the_overlap_is_recorded(tmp_path):
     f = write_jsonl(tmp_path / "r.jsonl", [META, {"step": 1, "loss": 5.0}, {"step": 2, "loss": 4.0},
                                            {"step": 2, "loss": 3.9}, {"step": 3, "loss": 3.5}])
     ingest_paths(tmp_path / "db.duckdb", [f])
     con = open_ro(tmp_path / "db.duckdb")
     assert con.execute("SELECT value FROM metrics WHERE step = 2").fetchall() == [(3.9,)]
-    assert con.execute("SELECT line, reason FROM rejects").fetchall() == [
-        (3, "step 2 logged again at line 4; the later record is kept")
+    assert con.execute("SELECT count(*) FROM rejects").fetchone()[0] == 0
+    assert con.execute("SELECT flag, step, value, line, kept_value, kept_line FROM metric_flags").fetchall() == [
+        ("overlap", 2, 4.0, 3, 3.9, 4)
     ]
     con.close()
 
