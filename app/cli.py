@@ -19,6 +19,16 @@ def _db_arg(p: argparse.ArgumentParser, settings: Settings) -> None:
     p.add_argument("--db", default=settings.db, help=f"DuckDB file (default: $SCALING_DB or {settings.db})")
 
 
+def _lock_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="give up (exit 3) when another writer holds the database lock longer than this (default: wait)",
+    )
+
+
 def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for the README check)."""
     settings = settings or Settings.from_env()
@@ -29,11 +39,17 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
     _db_arg(p, settings)
+    _lock_arg(p)
 
     p = sub.add_parser("ingest", help="ingest run logs and tables (files or folders) into the database")
     _db_arg(p, settings)
     p.add_argument("paths", nargs="+", help="files or folders to ingest (folders are walked recursively)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-file lines")
+    p.add_argument("--json", action="store_true", help="print the summary (every file, status, counts) as JSON")
+    p.add_argument(
+        "--include-hidden", action="store_true", help="also walk hidden folders and read hidden files"
+    )
+    _lock_arg(p)
 
     p = sub.add_parser("fit", help="fit a scaling law: pretraining, rl or test-time")
     axes = p.add_subparsers(dest="axis", required=True, metavar="AXIS")
@@ -194,44 +210,80 @@ def to_json(payload) -> str:
 
 
 def cmd_migrate(args) -> int:
-    from data.connect import writable_copy
+    from data.connect import LockTimeoutError, writable_copy
     from data.migrate import migrate
 
-    with writable_copy(args.db) as con:
-        new = migrate(con)
+    try:
+        with writable_copy(args.db, lock_timeout=args.lock_timeout) as con:
+            new = migrate(con)
+    except LockTimeoutError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     print(f"{args.db}: applied {len(new)} migration(s)" + (": " + ", ".join(new) if new else " (up to date)"))
     return 0
 
 
 def cmd_ingest(args) -> int:
+    from dataclasses import asdict
+
     from tqdm import tqdm
 
+    from data.connect import LockTimeoutError
     from data.ingest import ingest_paths
 
+    quiet = args.quiet or args.json
     try:
         report = ingest_paths(
             args.db,
             args.paths,
-            progress=None
-            if args.quiet
-            else (lambda files: tqdm(files, desc="ingest", unit="file", leave=False)),
+            progress=None if quiet else (lambda files: tqdm(files, desc="ingest", unit="file", leave=False)),
+            include_hidden=args.include_hidden,
+            lock_timeout=args.lock_timeout,
         )
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if not args.quiet:
+    except LockTimeoutError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    counts = {s: report.count(s) for s in ("loaded", "unchanged", "failed", "skipped")}
+    nothing = counts["loaded"] == 0 and counts["unchanged"] == 0
+    if not quiet:
         for f in report.files:
             if f.status == "failed":
                 print(f"FAILED   {f.path}: {f.message}", file=sys.stderr)
+            elif f.status == "skipped":
+                print(f"skipped  {f.path}: {f.message}", file=sys.stderr)
             elif f.status == "loaded" and f.n_rejects:
                 print(
                     f"loaded   {f.path}: {f.n_runs} runs, {f.n_rows} rows, {f.n_rejects} rejected (see v_rejects)"
                 )
-    print(
-        f"{args.db}: {report.count('loaded')} loaded, {report.count('unchanged')} unchanged, "
-        f"{report.count('failed')} failed, {report.count('skipped')} skipped; {report.n_rejects} rejected records"
-    )
-    return 1 if report.count("failed") else 0
+    if not args.json:
+        warnings = report.warnings
+        for w in warnings[:20]:
+            print(f"warning: run {w}: a pretraining fit will leave it out (docs/FORMATS.md)", file=sys.stderr)
+        if len(warnings) > 20:
+            print(f"warning: {len(warnings) - 20} more runs lack N, D or a loss", file=sys.stderr)
+        print(
+            f"{args.db}: {counts['loaded']} loaded, {counts['unchanged']} unchanged, "
+            f"{counts['failed']} failed, {counts['skipped']} skipped; {report.n_rejects} rejected records"
+        )
+        if nothing:
+            print("error: nothing was loaded from the paths given", file=sys.stderr)
+    else:
+        print(
+            to_json(
+                {
+                    "db": str(args.db),
+                    "counts": counts,
+                    "n_rejects": report.n_rejects,
+                    "nothing_loaded": nothing,
+                    "warnings": report.warnings,
+                    "files": [asdict(f) for f in report.files],
+                }
+            )
+        )
+    return 1 if counts["failed"] or nothing else 0
 
 
 def _save(db: str, records: list[dict]) -> list[str]:

@@ -184,7 +184,7 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
         raise UnparseableFileError(str(path), "line 1: not valid UTF-8 text")
     try:
         meta = loads(lines[0])
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
         raise UnparseableFileError(str(path), f"line 1: run metadata is not valid JSON ({msg})") from e
     if not isinstance(meta, dict) or meta.get("type") != "run":
@@ -214,7 +214,7 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
             continue
         try:
             rec = loads(raw)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             truncated = lineno == last and not ends_with_newline
             if truncated:
                 reason = "truncated last record (no newline at end of file)"
