@@ -23,6 +23,7 @@ from data.ingest.records import (
     StepRow,
     UnparseableFileError,
     to_float,
+    to_int64,
 )
 
 _RUN_FLOAT = ("n_params", "n_params_nonembed", "n_tokens", "compute_flops", "budget_flops")
@@ -158,7 +159,10 @@ def _parse_run_table(parsed: ParsedFile, df: pl.DataFrame, default_source: str) 
     reserved = set(RUN_COLUMNS) | {"final_loss", "_line"}
     numeric_cols = [c for c in (*_RUN_FLOAT, *_RUN_INT, "final_loss") if c in df.columns]
     for c in [c for c in _RUN_INT if c in df.columns]:
-        bad = _bad_cast(df, c, pl.Int64)
+        f = df[c].str.strip_chars().cast(pl.Float64, strict=False)
+        bad = _bad_cast(df, c, pl.Float64) | (  # integral floats such as Parquet's 7.0 are integers
+            f.is_not_null() & (~f.is_finite() | (f != f.floor()) | (f.abs() >= 2.0**63))
+        ).fill_null(False)
         if bad.any():
             for row in df.filter(bad).iter_rows(named=True):
                 parsed.rejects.append(
@@ -198,7 +202,7 @@ def _parse_run_table(parsed: ParsedFile, df: pl.DataFrame, default_source: str) 
             if c in _RUN_FLOAT:
                 run[c] = float(row[c])
             elif c in _RUN_INT:
-                run[c] = int(row[c])
+                run[c] = to_int64(row[c])[0]
             else:
                 run[c] = row[c]
         run.setdefault("source", default_source)

@@ -274,8 +274,18 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
     n_per_node = cfg_value("trainer", "n_gpus_per_node")
     nnodes = cfg_value("trainer", "nnodes")
     n_gpus: int | None = None
-    if isinstance(n_per_node, int):
+    if isinstance(n_per_node, int) and not isinstance(n_per_node, bool):
         n_gpus = n_per_node * (nnodes if isinstance(nnodes, int) and nnodes > 0 else 1)
+        if not 0 < n_gpus <= 2**31:
+            parsed.rejects.append(
+                Reject(
+                    1,
+                    f"n_gpus_per_node={str(n_per_node)[:40]}, nnodes={str(nnodes)[:40]}",
+                    f"run '{rid}': 'n_gpus' must be an integer: {str(n_gpus)[:24]}... is out of range; "
+                    "value dropped, run loaded",
+                )
+            )
+            n_gpus = None
     model_path = cfg_value("actor_rollout_ref", "model", "path")
     bsz = cfg_value("data", "train_batch_size")
     p_len = cfg_value("data", "max_prompt_length")
