@@ -45,7 +45,9 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     _db_arg(p, settings)
     p.add_argument("paths", nargs="+", help="files or folders to ingest (folders are walked recursively)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-file lines")
-    p.add_argument("--json", action="store_true", help="print the summary (every file, status, counts) as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print the summary (every file, status, counts) as JSON"
+    )
     p.add_argument(
         "--include-hidden", action="store_true", help="also walk hidden folders and read hidden files"
     )

@@ -203,7 +203,9 @@ def writable_copy(
     with write_lock(path, timeout=lock_timeout, on_wait=on_wait):
         for stale in path.parent.glob(glob.escape(_temp_prefix(path)) + "*.tmp*"):
             stale.unlink(missing_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}-", suffix=".tmp", dir=path.parent)
+        fd, name = tempfile.mkstemp(
+            prefix=f"{_temp_prefix(path)}{os.getpid()}-", suffix=".tmp", dir=path.parent
+        )
         os.close(fd)
         tmp = Path(name)
         spill = tempfile.mkdtemp(prefix="scaling-duckdb-spill-")

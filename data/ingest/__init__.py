@@ -224,7 +224,9 @@ def ingest_paths(
             except UnparseableFileError as e:
                 report.files.append(record_failure(con, str(f), sha, _with_hint(f, e.reason)))
                 continue
-            except Exception as e:  # a reader bug or an input it did not foresee: this file fails, the batch goes on
+            except (
+                Exception
+            ) as e:  # a reader bug or an input it did not foresee: this file fails, the batch goes on
                 reason = f"could not be parsed ({type(e).__name__}: {str(e)[:500]})"
                 report.files.append(record_failure(con, str(f), sha, _with_hint(f, reason)))
                 continue

@@ -52,9 +52,7 @@ def loads(text: str) -> Any:
     return json.loads(text, parse_float=json_float, parse_int=json_int)
 
 
-def validate_run_meta(
-    meta: dict[str, Any], where: str, dropped: list[str] | None = None
-) -> dict[str, Any]:
+def validate_run_meta(meta: dict[str, Any], where: str, dropped: list[str] | None = None) -> dict[str, Any]:
     """Check and normalise one run's metadata; unknown keys move into ``config``.
 
     Parameters
@@ -112,7 +110,9 @@ def validate_run_meta(
             if why is not None:
                 if dropped is None:
                     raise ValueError(f"{where}: run '{run_id}': '{key}' must be an integer: {why}")
-                dropped.append(f"run '{run_id}': '{key}' must be an integer: {why}; value dropped, run loaded")
+                dropped.append(
+                    f"run '{run_id}': '{key}' must be an integer: {why}; value dropped, run loaded"
+                )
                 continue
             out[key] = n
         elif key == "compute_source":

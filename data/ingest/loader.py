@@ -128,13 +128,23 @@ def merge_points(steps: list[StepRow], rejects: list[Reject]) -> tuple[list[Step
     flags: list[Flag] = []
     for r in steps:
         if r.step is not None and not (0 <= r.step <= INT64_MAX):
-            rejects.append(Reject(r.line or 0, json.dumps({"metric": r.metric, "step": str(r.step)}),
-                                  f"'step' {r.step} is out of range (0 to {INT64_MAX})"))
+            rejects.append(
+                Reject(
+                    r.line or 0,
+                    json.dumps({"metric": r.metric, "step": str(r.step)}),
+                    f"'step' {r.step} is out of range (0 to {INT64_MAX})",
+                )
+            )
             continue
         v, why = to_float(r.value)
         if why is not None or v is None:
-            rejects.append(Reject(r.line or 0, json.dumps({"metric": r.metric, "step": r.step}),
-                                  f"metric '{r.metric}': {why or 'value is empty'}"))
+            rejects.append(
+                Reject(
+                    r.line or 0,
+                    json.dumps({"metric": r.metric, "step": r.step}),
+                    f"metric '{r.metric}': {why or 'value is empty'}",
+                )
+            )
             continue
         r.value = v
         for ax in _AXES:
@@ -151,11 +161,13 @@ def merge_points(steps: list[StepRow], rejects: list[Reject]) -> tuple[list[Step
         if old is None:
             best[key] = r
         elif _same(old.value, r.value):
-            flags.append(Flag(r.run_id, r.segment, r.step, r.metric, "duplicate", r.value, r.line,
-                              old.value, old.line))
+            flags.append(
+                Flag(r.run_id, r.segment, r.step, r.metric, "duplicate", r.value, r.line, old.value, old.line)
+            )
         else:
-            flags.append(Flag(r.run_id, r.segment, r.step, r.metric, "overlap", old.value, old.line,
-                              r.value, r.line))
+            flags.append(
+                Flag(r.run_id, r.segment, r.step, r.metric, "overlap", old.value, old.line, r.value, r.line)
+            )
             best[key] = r
     kept: list[StepRow] = []
     for (run_id, seg, step, _), r in best.items():
@@ -187,7 +199,11 @@ def check_runs(runs: list[dict], rejects: list[Reject]) -> list[dict]:
                 continue
             f, why = to_float(v)
             if why is not None or f is None or not math.isfinite(f) or f <= 0:
-                hint = " (C = 6ND overflows)" if c == "compute_flops" and r.get("compute_source") == "6ND" else ""
+                hint = (
+                    " (C = 6ND overflows)"
+                    if c == "compute_flops" and r.get("compute_source") == "6ND"
+                    else ""
+                )
                 bad = f"run '{r.get('run_id')}': '{c}' must be a finite positive number, got {v!r}{hint}; run not loaded"
                 break
             r[c] = f
@@ -199,8 +215,13 @@ def check_runs(runs: list[dict], rejects: list[Reject]) -> list[dict]:
                 continue
             n, why = to_int64(r[c])
             if why is not None:
-                rejects.append(Reject(line, json.dumps({"run_id": str(r.get("run_id"))}),
-                                      f"run '{r.get('run_id')}': '{c}' must be an integer: {why}; value dropped, run loaded"))
+                rejects.append(
+                    Reject(
+                        line,
+                        json.dumps({"run_id": str(r.get("run_id"))}),
+                        f"run '{r.get('run_id')}': '{c}' must be an integer: {why}; value dropped, run loaded",
+                    )
+                )
                 r[c] = None
             else:
                 r[c] = n
@@ -312,9 +333,12 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, sha: str) ->
                 [{c: r.get(c) for c in RUN_COLUMNS} for r in good_runs], schema=_RUN_SCHEMA
             ).with_columns(
                 pl.Series(
-                "config_json",
-                [json.dumps(json_safe(r.get("config") or {}), default=str, allow_nan=False) for r in good_runs],
-            ),
+                    "config_json",
+                    [
+                        json.dumps(json_safe(r.get("config") or {}), default=str, allow_nan=False)
+                        for r in good_runs
+                    ],
+                ),
                 pl.lit(fid, pl.Int64).alias("file_id"),
                 pl.lit(path).alias("source_file"),
                 pl.Series("source_line", [r.get("source_line") for r in good_runs], dtype=pl.Int64),
@@ -368,7 +392,9 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, sha: str) ->
         if n_flags["duplicate"]:
             notes.append(f"{n_flags['duplicate']} duplicate points collapsed")
         if n_flags["overlap"]:
-            notes.append(f"{n_flags['overlap']} points logged again with another value (later value kept; see metric_flags)")
+            notes.append(
+                f"{n_flags['overlap']} points logged again with another value (later value kept; see metric_flags)"
+            )
         if n_flags["nonfinite"]:
             notes.append(f"{n_flags['nonfinite']} NaN/Inf values stored as gaps in metric_flags")
         message = "; ".join(notes)
@@ -379,7 +405,9 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, sha: str) ->
                 message = "nothing loaded: every run id in this file was already ingested from another file"
             else:
                 message = "nothing loaded: " + "; ".join(
-                    r.reason for r in rejects if "run not loaded" in r.reason or "already ingested" in r.reason
+                    r.reason
+                    for r in rejects
+                    if "run not loaded" in r.reason or "already ingested" in r.reason
                 )
         missing = _missing_for_fit(good_runs, steps)
         con.execute(
@@ -404,7 +432,9 @@ def _missing_for_fit(runs: list[dict], steps: list[StepRow]) -> list[str]:
     for r in runs:
         if r.get("kind", "pretrain") != "pretrain":
             continue
-        lack = [name for c, name in (("n_params", "N (n_params)"), ("n_tokens", "D (n_tokens)")) if not r.get(c)]
+        lack = [
+            name for c, name in (("n_params", "N (n_params)"), ("n_tokens", "D (n_tokens)")) if not r.get(c)
+        ]
         lm = r.get("loss_metric")
         if not lm or lm not in metrics_by_run.get(r["run_id"], set()):
             lack.append("a loss")

@@ -184,7 +184,10 @@ def to_float(v: Any) -> tuple[float | None, str | None]:
         try:
             return float(v), None
         except OverflowError:
-            return None, f"value {Unrepresentable(str(v))!r} cannot be represented as a 64-bit float (out of range)"
+            return (
+                None,
+                f"value {Unrepresentable(str(v))!r} cannot be represented as a 64-bit float (out of range)",
+            )
     if isinstance(v, float):
         return v, None
     if isinstance(v, str):
@@ -192,7 +195,10 @@ def to_float(v: Any) -> tuple[float | None, str | None]:
         if _NUMBER_RE.fullmatch(s):
             f = float(s)
             if math.isinf(f):
-                return None, f"value {Unrepresentable(s)!r} cannot be represented as a 64-bit float (out of range)"
+                return (
+                    None,
+                    f"value {Unrepresentable(s)!r} cannot be represented as a 64-bit float (out of range)",
+                )
             return f, None
         if _NONFINITE_RE.fullmatch(s):
             return float(s), None

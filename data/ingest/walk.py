@@ -69,10 +69,14 @@ def walk_paths(paths, *, include_hidden: bool = False) -> WalkResult:
                 if full.is_symlink():
                     target = full.resolve()
                     if not _inside(target, root):
-                        out.skipped.append((full, f"symlink to a folder outside {root} ({target}); not followed"))
+                        out.skipped.append(
+                            (full, f"symlink to a folder outside {root} ({target}); not followed")
+                        )
                     continue  # a link inside the folder: its real location is walked
                 if d in SKIP_DIRS:
-                    out.skipped.append((full, "reference copies of published tables are not runs; folder not walked"))
+                    out.skipped.append(
+                        (full, "reference copies of published tables are not runs; folder not walked")
+                    )
                     continue
                 if d.startswith(".") and not include_hidden:
                     out.skipped.append((full, "hidden folder not walked (pass --include-hidden to read it)"))
@@ -90,7 +94,9 @@ def walk_paths(paths, *, include_hidden: bool = False) -> WalkResult:
                         out.skipped.append((full, f"broken symlink to {target}"))
                         continue
                     if not _inside(target, root):
-                        out.skipped.append((full, f"symlink to a file outside {root} ({target}); not followed"))
+                        out.skipped.append(
+                            (full, f"symlink to a file outside {root} ({target}); not followed")
+                        )
                         continue
                     add(target)
                     continue

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 import data.ingest.loader as loader_mod
-from data.connect import LockTimeoutError, open_ro, write_lock, writable_copy
+from data.connect import LockTimeoutError, open_ro, writable_copy, write_lock
 from data.ingest import ingest_paths
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +83,11 @@ def test_two_simultaneous_cli_ingests_both_land_with_exact_counts(tmp_path):
     assert "1 loaded" in ra_out and "1 loaded" in rb_out
     assert table_counts(db) == {"a": 6000, "b": 4000}
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "a.jsonl", "b.jsonl", "logs", "team.duckdb", "team.duckdb.lock"
+        "a.jsonl",
+        "b.jsonl",
+        "logs",
+        "team.duckdb",
+        "team.duckdb.lock",
     ]
 
 
@@ -218,7 +222,10 @@ def test_jsonl_unrepresentable_values_become_rejects_with_line_and_reason(tmp_pa
     assert con.execute("SELECT seed, n_gpus FROM runs").fetchone() == (None, None)
     assert con.execute("SELECT count(*) FROM rejects WHERE line = 1").fetchone()[0] == 2
     assert con.execute("SELECT step, metric, value FROM metrics ORDER BY step, metric").fetchall() == [
-        (1, "loss", 5.0), (2, "lr", 0.1), (5, "loss", 4.0), (7, "loss", 3.9)
+        (1, "loss", 5.0),
+        (2, "lr", 0.1),
+        (5, "loss", 4.0),
+        (7, "loss", 3.9),
     ]
     assert con.execute("SELECT step, flag FROM metric_flags").fetchall() == [(6, "nonfinite")]
     con.close()
@@ -229,14 +236,18 @@ def test_jsonl_unrepresentable_values_become_rejects_with_line_and_reason(tmp_pa
     [
         ({"n_params": 1e8, "n_tokens": float("nan")}, "'n_tokens' must be a finite positive number"),
         ({"n_params": 1e200, "n_tokens": 1e200}, "compute_flops = 6 N D overflows a 64-bit float"),
-        ({"n_params": 1e8, "compute_flops": float("inf")}, "'compute_flops' must be a finite positive number"),
+        (
+            {"n_params": 1e8, "compute_flops": float("inf")},
+            "'compute_flops' must be a finite positive number",
+        ),
         ({"n_params": int(BIG_INT)}, "cannot be represented as a 64-bit float"),
     ],
 )
 def test_jsonl_non_finite_n_d_c_fail_that_file_only(tmp_path, meta, reason):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
-        json.dumps({"type": "run", "run_id": "bad", "kind": "pretrain", **meta}) + '\n{"step": 1, "loss": 3}\n'
+        json.dumps({"type": "run", "run_id": "bad", "kind": "pretrain", **meta})
+        + '\n{"step": 1, "loss": 3}\n'
     )
     good = run_log(tmp_path / "good.jsonl", "good", 3)
     db = tmp_path / "db.duckdb"
@@ -270,16 +281,24 @@ def test_csv_non_finite_and_unrepresentable_values(tmp_path):
     assert "column 'final_loss': value 'inf' is not a finite number" in rej[5]
     assert "'compute_flops' must be a finite positive number" in rej[6] and "6ND overflows" in rej[6]
     con = open_ro(db)
-    assert sorted(r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()) == ["bad_labels", "nan_err", "ok"]
+    assert sorted(r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()) == [
+        "bad_labels",
+        "nan_err",
+        "ok",
+    ]
     assert con.execute("SELECT seed, n_gpus FROM runs WHERE run_id = 'bad_labels'").fetchone() == (None, None)
     reasons7 = [r[0] for r in con.execute("SELECT reason FROM rejects WHERE line = 7").fetchall()]
     assert len(reasons7) == 3
     assert sum("value dropped, run loaded" in r for r in reasons7) == 2
     assert sum("column 'err'" in r and "out of range" in r for r in reasons7) == 1
-    assert con.execute("SELECT run_id, value FROM metrics WHERE metric = 'err' ORDER BY 1").fetchall() == [("ok", 0.5)]
+    assert con.execute("SELECT run_id, value FROM metrics WHERE metric = 'err' ORDER BY 1").fetchall() == [
+        ("ok", 0.5)
+    ]
     assert con.execute("SELECT run_id, flag FROM metric_flags").fetchall() == [("nan_err", "nonfinite")]
     assert sorted(r[0] for r in con.execute("SELECT run_id FROM v_pretrain_points").fetchall()) == [
-        "bad_labels", "nan_err", "ok"
+        "bad_labels",
+        "nan_err",
+        "ok",
     ]
     con.close()
 
@@ -335,10 +354,11 @@ def test_verl_log_unrepresentable_value_rejects_its_line_and_nan_is_a_gap(tmp_pa
 
 
 def test_one_bad_file_never_costs_the_batch(tmp_path, monkeypatch):
-    good = [run_log(tmp_path / f"g{i}.jsonl", f"g{i}", 4) for i in range(3)]
+    for i in range(3):
+        run_log(tmp_path / f"g{i}.jsonl", f"g{i}", 4)
     boom_parse = tmp_path / "boom_parse.csv"
     boom_parse.write_text("run_id,n_params\nx,1e8\n")
-    boom_store = run_log(tmp_path / "boom_store.jsonl", "boom_store", 4)
+    run_log(tmp_path / "boom_store.jsonl", "boom_store", 4)
 
     import data.ingest as ingest_mod
 
@@ -366,12 +386,18 @@ def test_one_bad_file_never_costs_the_batch(tmp_path, monkeypatch):
     assert st["boom_parse.csv"].status == "failed"
     assert st["boom_parse.csv"].message == "could not be parsed (OverflowError: a reader bug)"
     assert st["boom_store.jsonl"].status == "failed"
-    assert "could not be stored (ConversionException: simulated conversion failure)" in st["boom_store.jsonl"].message
+    assert (
+        "could not be stored (ConversionException: simulated conversion failure)"
+        in st["boom_store.jsonl"].message
+    )
     assert [st[f"g{i}.jsonl"].status for i in range(3)] == ["loaded"] * 3
     assert table_counts(db) == {"g0": 8, "g1": 8, "g2": 8}
     con = open_ro(db)
     assert con.execute("SELECT count(*) FROM runs WHERE run_id = 'boom_store'").fetchone()[0] == 0
-    assert con.execute(
-        "SELECT count(*) FROM ingest_files WHERE status = 'failed' AND path LIKE '%boom%'"
-    ).fetchone()[0] == 2
+    assert (
+        con.execute(
+            "SELECT count(*) FROM ingest_files WHERE status = 'failed' AND path LIKE '%boom%'"
+        ).fetchone()[0]
+        == 2
+    )
     con.close()
