@@ -27,6 +27,14 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
         cur.close()
 
 
+def _row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple:
+    cur = con.cursor()
+    try:
+        return cur.execute(sql, params or []).fetchone()
+    finally:
+        cur.close()
+
+
 def _where(where: str | None) -> str:
     """`` AND (<user filter>)`` or empty; the filter must be one expression (no statement separator)."""
     if not where:
@@ -204,4 +212,54 @@ def eval_runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return _frame(
         con,
         "SELECT run_id, source, model_family AS model, n_params FROM runs WHERE kind = 'eval' ORDER BY run_id",
+    )
+
+
+#: Counts of ``v_data_quality`` that flag something worth a look (``n_points`` and ``n_zero`` are context).
+DATA_QUALITY_FLAGS: tuple[str, ...] = (
+    "n_resets",
+    "n_overlaps",
+    "n_duplicates_collapsed",
+    "n_nonfinite",
+    "n_spikes",
+    "n_level_shifts",
+)
+
+
+def data_quality_totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Sums over ``v_data_quality``: points stored, (run, metric) series, and each flag count
+    (``n_resets`` is counted once per run: restarts of its step counter)."""
+    row = _row(
+        con,
+        "SELECT count(*), coalesce(sum(n_points), 0), coalesce(sum(n_overlaps), 0), "
+        "coalesce(sum(n_duplicates_collapsed), 0), coalesce(sum(n_nonfinite), 0), coalesce(sum(n_zero), 0), "
+        "coalesce(sum(n_spikes), 0), coalesce(sum(n_level_shifts), 0), "
+        "(SELECT coalesce(sum(r), 0) FROM (SELECT max(n_resets) AS r FROM v_data_quality GROUP BY run_id)) "
+        "FROM v_data_quality",
+    )
+    keys = (
+        "n_series",
+        "n_points",
+        "n_overlaps",
+        "n_duplicates_collapsed",
+        "n_nonfinite",
+        "n_zero",
+        "n_spikes",
+        "n_level_shifts",
+        "n_resets",
+    )
+    return {k: int(v) for k, v in zip(keys, row, strict=True)}
+
+
+def data_quality(con: duckdb.DuckDBPyConnection, flagged_only: bool = True, limit: int = 500) -> pl.DataFrame:
+    """Rows of ``v_data_quality`` (one per run and metric), those with any flag first, capped at ``limit``.
+
+    ``flagged_only`` keeps the rows where a count in :data:`DATA_QUALITY_FLAGS` is above zero.
+    """
+    flagged = " + ".join(DATA_QUALITY_FLAGS)
+    where = f"WHERE {flagged} > 0" if flagged_only else ""
+    return _frame(
+        con,
+        f"SELECT * FROM v_data_quality {where} ORDER BY ({flagged}) DESC, run_id, metric LIMIT ?",
+        [limit],
     )

@@ -60,5 +60,47 @@ else:
         },
     )
 
+st.subheader("Data quality")
+dq = cache.q("data_quality_totals")
+c = st.columns(6)
+c[0].metric("points stored", f"{dq['n_points']:,}")
+c[1].metric("step-counter restarts", f"{dq['n_resets']:,}")
+c[2].metric("overlaps (later kept)", f"{dq['n_overlaps']:,}")
+c[3].metric("duplicates collapsed", f"{dq['n_duplicates_collapsed']:,}")
+c[4].metric("NaN/Inf gaps", f"{dq['n_nonfinite']:,}")
+c[5].metric("spikes / level shifts", f"{dq['n_spikes']:,} / {dq['n_level_shifts']:,}")
+st.caption(
+    "Per run and metric (`v_data_quality`). A restart starts a new segment (fits use the last one); an overlap "
+    "is a point logged again with another value (a resume; the later value is kept); NaN/Inf are stored as gaps "
+    "that no fit and no final loss uses. Spike: one point more than 25% of the level away from both neighbours "
+    "that comes back; level shift: a jump of more than 25% between two flat stretches (README, SQL reference)."
+)
+flagged = cache.q("data_quality", True, 500)
+if flagged.height == 0:
+    st.success(f"No flags in {dq['n_series']:,} series.")
+else:
+    st.dataframe(
+        flagged,
+        hide_index=True,
+        width="stretch",
+        key="overview.data_quality",
+        column_order=(
+            "run_id",
+            "metric",
+            "n_points",
+            "n_segments",
+            "n_resets",
+            "n_overlaps",
+            "n_duplicates_collapsed",
+            "n_nonfinite",
+            "n_zero",
+            "n_spikes",
+            "n_level_shifts",
+            "source",
+            "kind",
+            "last_step",
+        ),
+    )
+
 with st.expander("Ingest ledger"):
     st.dataframe(cache.q("ingest_files"), hide_index=True, width="stretch")

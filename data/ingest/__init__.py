@@ -10,7 +10,15 @@ from pathlib import Path
 
 from data.connect import writable_copy
 from data.ingest.jsonl import parse_jsonl_run_log
-from data.ingest.loader import FileOutcome, already_loaded, load_parsed, record_failure, record_skip
+from data.ingest.loader import (
+    FileOutcome,
+    already_loaded,
+    clear_skips,
+    load_parsed,
+    record_failure,
+    record_skip,
+)
+from data.ingest.quality import backfill_quality
 from data.ingest.records import ParsedFile, UnparseableFileError
 from data.ingest.tables import parse_table
 from data.ingest.walk import SKIP_DIRS, known_tool_hint, walk_paths
@@ -202,6 +210,8 @@ def ingest_paths(
     report = IngestReport()
     with writable_copy(db_path, lock_timeout=lock_timeout, on_wait=on_wait) as con:
         migrate(con)
+        backfill_quality(con)
+        clear_skips(con, [str(Path(p).resolve()) for p in paths])
         for p, reason in walked.skipped:
             report.files.append(record_skip(con, str(p), reason))
         for f in progress(files) if progress else files:

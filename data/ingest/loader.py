@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 import duckdb
 import polars as pl
 
+from data.ingest.quality import compute_quality
 from data.ingest.records import (
     EVAL_SAMPLE_COLUMNS,
     INT64_MAX,
@@ -245,7 +246,15 @@ def already_loaded(con: duckdb.DuckDBPyConnection, path: str, sha: str) -> str |
 
 def _delete_previous(con: duckdb.DuckDBPyConnection, path: str) -> None:
     ids = [r[0] for r in con.execute("SELECT file_id FROM ingest_files WHERE path = ?", [path]).fetchall()]
-    for table in ("runs", "metrics", "metric_flags", "eval_samples", "eval_counts", "rejects"):
+    for table in (
+        "runs",
+        "metrics",
+        "metric_flags",
+        "metric_quality",
+        "eval_samples",
+        "eval_counts",
+        "rejects",
+    ):
         con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT unnest(?::BIGINT[]))", [ids])
     con.execute("DELETE FROM ingest_files WHERE path = ?", [path])
 
@@ -269,6 +278,16 @@ def record_failure(con: duckdb.DuckDBPyConnection, path: str, sha: str, reason: 
         con.execute("ROLLBACK")
         raise
     return FileOutcome(path, "failed", n_rejects=1, message=reason)
+
+
+def clear_skips(con: duckdb.DuckDBPyConnection, roots: list[str]) -> None:
+    """Forget the ``skipped`` ledger rows at or under ``roots`` (the paths an ingest is about to walk again);
+    what is still skipped is recorded anew, so the ledger names what the latest ingest did not read."""
+    for root in roots:
+        con.execute(
+            "DELETE FROM ingest_files WHERE status = 'skipped' AND (path = ? OR starts_with(path, ?))",
+            [root, root.rstrip("/") + "/"],
+        )
 
 
 def record_skip(con: duckdb.DuckDBPyConnection, path: str, reason: str) -> FileOutcome:
@@ -357,6 +376,8 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, sha: str) ->
                 {c: [getattr(f, c) for f in flags] for c in _FLAG_SCHEMA}, schema=_FLAG_SCHEMA
             ).with_columns(pl.lit(fid, pl.Int64).alias("file_id"))
             _insert(con, "metric_flags", fdf)
+        if steps or flags:
+            compute_quality(con, fid)
         n_flags = {k: sum(1 for f in flags if f.flag == k) for k in ("duplicate", "overlap", "nonfinite")}
         n_flags["segments_restarted"] = sum(1 for n in parsed.notes if n.startswith("step counter restarted"))
         for table, frame, cols in (

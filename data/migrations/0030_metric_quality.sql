@@ -62,65 +62,25 @@ FROM metrics m JOIN runs r ON r.run_id = m.run_id
 WHERE r.kind = 'rl' AND m.step IS NOT NULL
   AND m.segment = (SELECT max(m2.segment) FROM metrics m2 WHERE m2.run_id = m.run_id);
 
--- Data quality per (run, metric). Spike: an interior point of a segment (one logged point before and after it)
--- that lies more than 25% of the larger neighbour's magnitude away from BOTH neighbours, on the same side,
--- while the neighbours differ by less than a third of the smaller of those two jumps (it jumps and comes back).
--- Level shift: a jump J = |v_i - v_(i-1)| larger than 25% of max(|v_(i-1)|, |v_i|) between two stretches that
--- are each flat within J/3 (|v_(i-1) - v_(i-2)| < J/3 and |v_(i+1) - v_i| < J/3): it jumps and stays.
+-- Data quality per (run, metric), computed by the loader when a file is ingested (data/ingest/quality.py holds
+-- the rules: spikes and level shifts are judged against a rolling median and median absolute deviation).
+CREATE TABLE metric_quality (
+    run_id                 VARCHAR NOT NULL,
+    metric                 VARCHAR NOT NULL,
+    n_points               BIGINT NOT NULL,  -- finite values stored in metrics
+    n_segments             BIGINT NOT NULL,  -- segments of the step counter this metric has values in
+    n_resets               BIGINT NOT NULL,  -- restarts of the run's step counter (same on every row of a run)
+    n_overlaps             BIGINT NOT NULL,
+    n_duplicates_collapsed BIGINT NOT NULL,
+    n_nonfinite            BIGINT NOT NULL,
+    n_zero                 BIGINT NOT NULL,
+    n_spikes               BIGINT NOT NULL,
+    n_level_shifts         BIGINT NOT NULL,
+    last_step              BIGINT,
+    file_id                BIGINT NOT NULL
+);
+
 CREATE OR REPLACE VIEW v_data_quality AS
-WITH seq AS (
-    SELECT run_id, metric, segment, step, value,
-           lag(value, 2) OVER w AS p2, lag(value) OVER w AS p1, lead(value) OVER w AS n1
-    FROM metrics WHERE step IS NOT NULL
-    WINDOW w AS (PARTITION BY run_id, metric, segment ORDER BY step)
-), marks AS (
-    SELECT run_id, metric,
-           count(*) FILTER (
-               WHERE p1 IS NOT NULL AND n1 IS NOT NULL
-                 AND sign(value - p1) = sign(value - n1) AND sign(value - p1) <> 0
-                 AND least(abs(value - p1), abs(value - n1)) > 0.25 * greatest(abs(p1), abs(n1))
-                 AND abs(n1 - p1) < least(abs(value - p1), abs(value - n1)) / 3
-           ) AS n_spikes,
-           count(*) FILTER (
-               WHERE p1 IS NOT NULL AND p2 IS NOT NULL AND n1 IS NOT NULL
-                 AND abs(value - p1) > 0.25 * greatest(abs(p1), abs(value))
-                 AND abs(p1 - p2) < abs(value - p1) / 3
-                 AND abs(n1 - value) < abs(value - p1) / 3
-           ) AS n_level_shifts
-    FROM seq GROUP BY run_id, metric
-), pts AS (
-    SELECT run_id, metric, count(*) AS n_points,
-           count(*) FILTER (WHERE value = 0) AS n_zero, max(step) AS last_step,
-           list(DISTINCT segment) AS segs
-    FROM metrics GROUP BY run_id, metric
-), flags AS (
-    SELECT run_id, metric,
-           count(*) FILTER (WHERE flag = 'overlap') AS n_overlaps,
-           count(*) FILTER (WHERE flag = 'duplicate') AS n_duplicates_collapsed,
-           count(*) FILTER (WHERE flag = 'nonfinite') AS n_nonfinite,
-           list(DISTINCT segment) AS segs
-    FROM metric_flags GROUP BY run_id, metric
-), resets AS (
-    SELECT run_id, max(segment) AS n_resets
-    FROM (SELECT run_id, segment FROM metrics UNION ALL SELECT run_id, segment FROM metric_flags)
-    GROUP BY run_id
-), keys AS (
-    SELECT run_id, metric FROM pts UNION SELECT run_id, metric FROM flags
-)
-SELECT k.run_id, r.kind, r.source, k.metric,
-       coalesce(p.n_points, 0) AS n_points,
-       len(list_distinct(list_concat(coalesce(p.segs, []), coalesce(f.segs, [])))) AS n_segments,
-       coalesce(rs.n_resets, 0) AS n_resets,
-       coalesce(f.n_overlaps, 0) AS n_overlaps,
-       coalesce(f.n_duplicates_collapsed, 0) AS n_duplicates_collapsed,
-       coalesce(f.n_nonfinite, 0) AS n_nonfinite,
-       coalesce(p.n_zero, 0) AS n_zero,
-       coalesce(mk.n_spikes, 0) AS n_spikes,
-       coalesce(mk.n_level_shifts, 0) AS n_level_shifts,
-       p.last_step
-FROM keys k
-JOIN runs r ON r.run_id = k.run_id
-LEFT JOIN pts p ON p.run_id = k.run_id AND p.metric = k.metric
-LEFT JOIN flags f ON f.run_id = k.run_id AND f.metric = k.metric
-LEFT JOIN resets rs ON rs.run_id = k.run_id
-LEFT JOIN marks mk ON mk.run_id = k.run_id AND mk.metric = k.metric;
+SELECT q.run_id, r.kind, r.source, q.metric, q.n_points, q.n_segments, q.n_resets, q.n_overlaps,
+       q.n_duplicates_collapsed, q.n_nonfinite, q.n_zero, q.n_spikes, q.n_level_shifts, q.last_step
+FROM metric_quality q JOIN runs r ON r.run_id = q.run_id;
