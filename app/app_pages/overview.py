@@ -62,44 +62,50 @@ else:
 
 st.subheader("Data quality")
 dq = cache.q("data_quality_totals")
-c = st.columns(6)
+flagged = cache.q("data_quality", True, 500)
+c = st.columns(4)
 c[0].metric("points stored", f"{dq['n_points']:,}")
 c[1].metric("step-counter restarts", f"{dq['n_resets']:,}")
 c[2].metric("overlaps (later kept)", f"{dq['n_overlaps']:,}")
 c[3].metric("duplicates collapsed", f"{dq['n_duplicates_collapsed']:,}")
-c[4].metric("NaN/Inf gaps", f"{dq['n_nonfinite']:,}")
-c[5].metric("spikes / level shifts", f"{dq['n_spikes']:,} / {dq['n_level_shifts']:,}")
+c = st.columns(4)
+c[0].metric("NaN/Inf gaps", f"{dq['n_nonfinite']:,}")
+c[1].metric("spikes", f"{dq['n_spikes']:,}")
+c[2].metric("level shifts", f"{dq['n_level_shifts']:,}")
+c[3].metric("series with a flag", f"{flagged.height:,} of {dq['n_series']:,}")
 st.caption(
-    "Per run and metric (`v_data_quality`). A restart starts a new segment (fits use the last one); an overlap "
-    "is a point logged again with another value (a resume; the later value is kept); NaN/Inf are stored as gaps "
-    "that no fit and no final loss uses. Spike: one point more than 25% of the level away from both neighbours "
-    "that comes back; level shift: a jump of more than 25% between two flat stretches (README, SQL reference)."
+    "Per run and metric (`v_data_quality`). A restart of the step counter starts a new segment (curve fits use "
+    "the last one); an overlap is a point logged again with another value (a resume: the later value is kept); "
+    "NaN/Inf are stored as gaps that no fit and no final loss uses. Spike: a point more than 6 median absolute "
+    "deviations from the median of the 11 points around it; level shift: the median of the next 5 points departs "
+    "from that of the previous 5 by more than 6 deviations in one jump (README, SQL reference)."
 )
-flagged = cache.q("data_quality", True, 500)
 if flagged.height == 0:
     st.success(f"No flags in {dq['n_series']:,} series.")
 else:
+    n = st.column_config.NumberColumn
     st.dataframe(
         flagged,
         hide_index=True,
         width="stretch",
         key="overview.data_quality",
         column_order=(
-            "run_id",
-            "metric",
-            "n_points",
-            "n_segments",
-            "n_resets",
-            "n_overlaps",
-            "n_duplicates_collapsed",
-            "n_nonfinite",
-            "n_zero",
-            "n_spikes",
-            "n_level_shifts",
-            "source",
-            "kind",
-            "last_step",
-        ),
+            "run_id", "metric", "n_points", "n_spikes", "n_level_shifts", "n_nonfinite", "n_overlaps",
+            "n_duplicates_collapsed", "n_resets", "n_segments", "n_zero", "last_step", "source", "kind",
+        ),  # fmt: skip
+        column_config={
+            "run_id": st.column_config.TextColumn("run", width="medium"),
+            "n_points": n("points", format="%d"),
+            "n_spikes": n("spikes", format="%d"),
+            "n_level_shifts": n("level shifts", format="%d"),
+            "n_nonfinite": n("NaN/Inf", format="%d"),
+            "n_overlaps": n("overlaps", format="%d"),
+            "n_duplicates_collapsed": n("duplicates", format="%d"),
+            "n_resets": n("restarts", format="%d"),
+            "n_segments": n("segments", format="%d"),
+            "n_zero": n("zeros", format="%d"),
+            "last_step": n("last step", format="%d"),
+        },
     )
 
 with st.expander("Ingest ledger"):
