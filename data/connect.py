@@ -45,7 +45,9 @@ def open_rw(path: str | Path, *, temp_directory: str | Path | None = None) -> du
     config = dict(_CONFIG)
     if temp_directory is not None:
         config["temp_directory"] = str(temp_directory)
-    return duckdb.connect(str(path), read_only=False, config=config)
+    con = duckdb.connect(str(path), read_only=False, config=config)
+    con.execute("SET enable_progress_bar = false")  # the CLI prints its own progress; keep stderr clean
+    return con
 
 
 #: Read connections (the app, the CLI's fits and the SQL console) cannot touch other files: no COPY TO,
