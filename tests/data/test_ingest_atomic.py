@@ -52,6 +52,7 @@ def test_interrupted_ingest_leaves_previous_database_untouched(tmp_path, monkeyp
         ingest_paths(db, [tmp_path / "in"])
     assert db.read_bytes() == before
     assert not (tmp_path / "db.duckdb.tmp").exists()
+    assert not list(tmp_path.glob("db.duckdb.ingest-*"))  # the unique temporary copy is removed too
     con = open_ro(db)
     assert [r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()] == ["a"]
     con.close()

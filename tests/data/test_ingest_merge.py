@@ -274,6 +274,20 @@ def test_real_verl_jsonl_samples_have_exact_quality_counts(tmp_path, samples):
         ) == [(0, 0, 0, 0)]
 
 
+def test_quality_is_backfilled_for_files_loaded_before_it_existed(tmp_path):
+    from data.connect import writable_copy
+
+    f = write_jsonl(tmp_path / "r.jsonl", [META] + [{"step": s, "loss": 3.0} for s in range(20)])
+    db = tmp_path / "db.duckdb"
+    ingest_paths(db, [f])
+    with writable_copy(db) as con:  # as a database written before migration 0030 would be
+        con.execute("DELETE FROM metric_quality")
+    assert q(db, "SELECT count(*) FROM v_data_quality") == [(0,)]
+    rep = ingest_paths(db, [f])
+    assert rep.count("unchanged") == 1
+    assert q(db, "SELECT metric, n_points, n_spikes FROM v_data_quality") == [("loss", 20, 0)]
+
+
 # ---- loud about what was not read ----------------------------------------------------------------------------
 
 
