@@ -56,7 +56,7 @@ def _is_verl_log(path: Path) -> bool:
         return False
     try:
         with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
+            head = fh.read(1 << 20)
     except OSError:
         return True  # let the parser report the read error
     return bool(_VERL_HEAD_RE.search(head))
