@@ -213,11 +213,13 @@ def to_json(payload) -> str:
 
 def cmd_migrate(args) -> int:
     from data.connect import LockTimeoutError, writable_copy
+    from data.ingest.quality import backfill_quality
     from data.migrate import migrate
 
     try:
         with writable_copy(args.db, lock_timeout=args.lock_timeout) as con:
             new = migrate(con)
+            backfill_quality(con)  # data-quality rows for files loaded before migration 0030
     except LockTimeoutError as e:
         print(f"error: {e}", file=sys.stderr)
         return 3

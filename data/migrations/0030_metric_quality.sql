@@ -44,24 +44,6 @@ SELECT r.run_id, r.kind, r.source, r.corpus, r.recipe, r.model_family,
 FROM runs r JOIN ranked k ON k.run_id = r.run_id AND k.rk = 1
 WHERE isfinite(k.value);
 
--- Per-step loss curves of pretraining runs: the last segment of the step counter only (earlier segments stay
--- in metrics and are counted in v_data_quality).
-CREATE OR REPLACE VIEW v_loss_curves AS
-SELECT r.run_id, r.source, r.corpus, r.recipe, r.n_params, r.n_tokens AS n_tokens_planned,
-       m.step, m.tokens_seen, coalesce(m.flops_seen, 6 * r.n_params * m.tokens_seen) AS flops_seen,
-       m.value AS loss, m.segment
-FROM metrics m JOIN runs r ON r.run_id = m.run_id AND m.metric = r.loss_metric
-WHERE r.kind = 'pretrain' AND m.step IS NOT NULL
-  AND m.segment = (SELECT max(m2.segment) FROM metrics m2 WHERE m2.run_id = m.run_id);
-
--- Per-step metrics of RL runs with their compute axes: the last segment of the step counter only.
-CREATE OR REPLACE VIEW v_rl_curves AS
-SELECT r.run_id, r.source, r.base_model, r.n_params, r.algorithm, r.recipe, r.reward_shaping, r.seed,
-       m.metric, m.step, m.gpu_hours_seen, m.flops_seen, m.wall_time_s, m.value, m.segment
-FROM metrics m JOIN runs r ON r.run_id = m.run_id
-WHERE r.kind = 'rl' AND m.step IS NOT NULL
-  AND m.segment = (SELECT max(m2.segment) FROM metrics m2 WHERE m2.run_id = m.run_id);
-
 -- Data quality per (run, metric), computed by the loader when a file is ingested (data/ingest/quality.py holds
 -- the rules: spikes and level shifts are judged against a rolling median and median absolute deviation).
 CREATE TABLE metric_quality (
@@ -84,3 +66,23 @@ CREATE OR REPLACE VIEW v_data_quality AS
 SELECT q.run_id, r.kind, r.source, q.metric, q.n_points, q.n_segments, q.n_resets, q.n_overlaps,
        q.n_duplicates_collapsed, q.n_nonfinite, q.n_zero, q.n_spikes, q.n_level_shifts, q.last_step
 FROM metric_quality q JOIN runs r ON r.run_id = q.run_id;
+
+-- The curve views read the run's last segment; n_resets in metric_quality is the run's highest segment number
+-- (a small table, so the views never scan all of metrics for it).
+-- Per-step loss curves of pretraining runs: the last segment of the step counter only (earlier segments stay
+-- in metrics and are counted in v_data_quality).
+CREATE OR REPLACE VIEW v_loss_curves AS
+SELECT r.run_id, r.source, r.corpus, r.recipe, r.n_params, r.n_tokens AS n_tokens_planned,
+       m.step, m.tokens_seen, coalesce(m.flops_seen, 6 * r.n_params * m.tokens_seen) AS flops_seen,
+       m.value AS loss, m.segment
+FROM metrics m JOIN runs r ON r.run_id = m.run_id AND m.metric = r.loss_metric
+WHERE r.kind = 'pretrain' AND m.step IS NOT NULL
+  AND m.segment = coalesce((SELECT max(q.n_resets) FROM metric_quality q WHERE q.run_id = m.run_id), 0);
+
+-- Per-step metrics of RL runs with their compute axes: the last segment of the step counter only.
+CREATE OR REPLACE VIEW v_rl_curves AS
+SELECT r.run_id, r.source, r.base_model, r.n_params, r.algorithm, r.recipe, r.reward_shaping, r.seed,
+       m.metric, m.step, m.gpu_hours_seen, m.flops_seen, m.wall_time_s, m.value, m.segment
+FROM metrics m JOIN runs r ON r.run_id = m.run_id
+WHERE r.kind = 'rl' AND m.step IS NOT NULL
+  AND m.segment = coalesce((SELECT max(q.n_resets) FROM metric_quality q WHERE q.run_id = m.run_id), 0);
