@@ -29,9 +29,12 @@ def test_overview_shows_data_quality_of_the_real_samples(app_env):
     m = _metrics(at)
     assert m["points stored"] == f"{n_metrics:,}" and totals["n_points"] == n_metrics
     # the bundled samples were converted once per point: no restarts, overlaps, duplicates or gaps
-    assert (m["step-counter restarts"], m["overlaps (later kept)"], m["duplicates collapsed"], m["NaN/Inf gaps"]) == (
-        "0", "0", "0", "0"
-    )
+    assert (
+        m["step-counter restarts"],
+        m["overlaps (later kept)"],
+        m["duplicates collapsed"],
+        m["NaN/Inf gaps"],
+    ) == ("0", "0", "0", "0")
     assert (m["spikes"], m["level shifts"]) == (f"{totals['n_spikes']:,}", f"{totals['n_level_shifts']:,}")
     assert m["series with a flag"] == f"{flagged.height:,} of {totals['n_series']:,}"
     shown = _quality_frame(at)
@@ -43,7 +46,10 @@ def test_overview_counts_a_restart_an_overlap_a_duplicate_and_a_gap(tmp_path, mo
     meta = {"type": "run", "run_id": "r", "kind": "pretrain", "n_params": 1e8, "n_tokens": 2e9}
     lines = [json.dumps(meta)]
     lines += [json.dumps({"step": s, "loss": 5 - s / 10}) for s in range(1, 5)]
-    lines += [json.dumps({"step": 4, "loss": 4.6}), json.dumps({"step": 3, "loss": 3.0})]  # duplicate, overlap
+    lines += [
+        json.dumps({"step": 4, "loss": 4.6}),
+        json.dumps({"step": 3, "loss": 3.0}),
+    ]  # duplicate, overlap
     lines += ['{"step": 5, "loss": NaN}', json.dumps({"step": 0, "loss": 6.0})]  # gap, then a restart
     f = tmp_path / "r.jsonl"
     f.write_text("\n".join(lines) + "\n")
@@ -62,5 +68,9 @@ def test_overview_counts_a_restart_an_overlap_a_duplicate_and_a_gap(tmp_path, mo
     ) == ("5", "1", "1", "1", "1")
     row = _quality_frame(at).iloc[0]
     assert (row["run_id"], row["metric"], row["n_points"], row["n_segments"], row["n_resets"]) == (
-        "r", "loss", 5, 2, 1
+        "r",
+        "loss",
+        5,
+        2,
+        1,
     )
