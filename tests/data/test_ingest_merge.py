@@ -373,3 +373,53 @@ def test_cli_json_summary_exit_codes_and_missing_n_d_warning(tmp_path, capsys):
     assert (f["status"], f["n_rows"], f["n_flags"]["duplicate"]) == ("loaded", 1, 1)
     # a re-ingest is a no-op, not "nothing loaded"
     assert main(["ingest", str(full), "--db", str(db), "--quiet"]) == 0
+
+
+def _verl_sample(samples) -> tuple[str, list[str]]:
+    f = samples / "verl_gsm8k_ppo" / "jsonl" / "qwen2.5-0.5b_bsz256_p512_r256.jsonl"
+    lines = f.read_text().splitlines()
+    return lines[0], lines[1:]
+
+
+def _n_values(lines: list[str]) -> int:
+    axes = {"step", "tokens_seen", "flops_seen", "gpu_hours_seen", "wall_time_s"}
+    return sum(sum(1 for k, v in json.loads(ln).items() if k not in axes and v is not None) for ln in lines)
+
+
+def test_real_verl_run_resumed_and_restarted_in_one_log(tmp_path, samples):
+    meta, recs = _verl_sample(samples)
+    db_ref = tmp_path / "ref.duckdb"
+    (tmp_path / "ref").mkdir()
+    ref = tmp_path / "ref" / "run.jsonl"
+    ref.write_text("\n".join([meta, *recs]) + "\n")
+    ingest_paths(db_ref, [ref])
+    expected = sorted(q(db_ref, "SELECT step, metric, value FROM v_rl_curves"))
+    assert len(expected) == _n_values(recs)
+
+    # resumed from a checkpoint: steps of records 250-299 are logged twice with the same values
+    resumed = tmp_path / "resumed" / "run.jsonl"
+    resumed.parent.mkdir()
+    resumed.write_text("\n".join([meta, *recs[:300], *recs[250:]]) + "\n")
+    db = tmp_path / "resumed.duckdb"
+    rep = ingest_paths(db, [resumed])
+    assert rep.files[0].n_flags == {
+        "duplicate": _n_values(recs[250:300]),
+        "overlap": 0,
+        "nonfinite": 0,
+        "segments_restarted": 0,
+    }
+    assert sorted(q(db, "SELECT step, metric, value FROM v_rl_curves")) == expected
+
+    # restarted from scratch after 100 records: the first attempt is kept as segment 0, fits read segment 1
+    restarted = tmp_path / "restarted" / "run.jsonl"
+    restarted.parent.mkdir()
+    restarted.write_text("\n".join([meta, *recs[:100], *recs]) + "\n")
+    db = tmp_path / "restarted.duckdb"
+    rep = ingest_paths(db, [restarted])
+    assert rep.files[0].n_flags["segments_restarted"] == 1 and rep.files[0].n_flags["duplicate"] == 0
+    assert q(db, "SELECT segment, count(*) FROM metrics GROUP BY 1 ORDER BY 1") == [
+        (0, _n_values(recs[:100])),
+        (1, _n_values(recs)),
+    ]
+    assert sorted(q(db, "SELECT step, metric, value FROM v_rl_curves")) == expected
+    assert q(db, "SELECT DISTINCT n_resets FROM v_data_quality") == [(1,)]
