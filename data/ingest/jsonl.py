@@ -231,8 +231,9 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
             parsed.rejects.append(Reject(lineno, raw, "second run metadata record; one run per file"))
             continue
         step, why = to_int64(rec.get("step"))
-        if "step" not in rec or rec.get("step") is None:
-            why = "'step' is missing"
+        if step is None and why is None:
+            parsed.rejects.append(Reject(lineno, raw, "record has no 'step' (every step record needs one)"))
+            continue
         if why is not None:
             if "out of" in why and "range" in why:
                 reason = f"'step' {rec.get('step')!r} is out of range (at most {MAX_STEP})"
@@ -263,6 +264,8 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
             if why is not None:
                 parsed.rejects.append(Reject(lineno, raw, f"metric '{key}': {why}"))
                 continue
+            if f is None:
+                continue  # "" is not logged, like null
             rows.append(StepRow(run_id, step, key, f, line=lineno, **axes))
         if not rows:
             continue

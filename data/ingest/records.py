@@ -171,7 +171,7 @@ def to_float(v: Any) -> tuple[float | None, str | None]:
 
     Numbers and numeric strings (``"0.91"``, ``" 1e-3 "``) become floats; ``NaN``/``Infinity`` (as JSON tokens,
     floats or strings such as ``"nan"``, ``"-inf"``) are returned as non-finite floats -- the loader keeps them
-    as flagged gaps. ``None`` returns ``(None, None)`` (not logged). Booleans, text, arrays, objects, and
+    as flagged gaps. ``None`` and blank strings return ``(None, None)`` (not logged). Booleans, text, arrays, objects, and
     numbers that overflow a 64-bit float (``1e400``, 400-digit integers) return a reason naming what the value is.
     """
     if v is None:
@@ -192,6 +192,8 @@ def to_float(v: Any) -> tuple[float | None, str | None]:
         return v, None
     if isinstance(v, str):
         s = v.strip()
+        if not s:
+            return None, None  # an empty string is "not logged", like a blank CSV cell
         if _NUMBER_RE.fullmatch(s):
             f = float(s)
             if math.isinf(f):
