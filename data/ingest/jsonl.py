@@ -41,6 +41,9 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+_DECODER = json.JSONDecoder(parse_float=json_float, parse_int=json_int)
+
+
 def loads(text: str) -> Any:
     """``json.loads`` that returns :class:`~data.ingest.records.Unrepresentable` for numbers no float can hold.
 
@@ -49,7 +52,7 @@ def loads(text: str) -> Any:
     ValueError
         Invalid JSON (``json.JSONDecodeError``) or a number Python refuses to parse.
     """
-    return json.loads(text, parse_float=json_float, parse_int=json_int)
+    return _DECODER.decode(text)
 
 
 def validate_run_meta(meta: dict[str, Any], where: str, dropped: list[str] | None = None) -> dict[str, Any]:

@@ -137,7 +137,7 @@ def merge_points(steps: list[StepRow], rejects: list[Reject]) -> tuple[list[Step
                 )
             )
             continue
-        v, why = to_float(r.value)
+        v, why = (r.value, None) if type(r.value) is float else to_float(r.value)
         if why is not None or v is None:
             rejects.append(
                 Reject(
@@ -148,15 +148,15 @@ def merge_points(steps: list[StepRow], rejects: list[Reject]) -> tuple[list[Step
             )
             continue
         r.value = v
+        ax_now = axes.setdefault((r.run_id, r.segment, r.step), {})
         for ax in _AXES:
             a = getattr(r, ax)
-            if a is not None and not (isinstance(a, int | float) and math.isfinite(a) and a >= 0):
+            if a is None:
+                continue
+            if isinstance(a, int | float) and not isinstance(a, bool) and math.isfinite(a) and a >= 0:
+                ax_now[ax] = a
+            else:
                 setattr(r, ax, None)
-        skey = (r.run_id, r.segment, r.step)
-        ax_now = axes.setdefault(skey, {})
-        for ax in _AXES:
-            if getattr(r, ax) is not None:
-                ax_now[ax] = getattr(r, ax)
         key = (r.run_id, r.segment, r.step, r.metric)
         old = best.get(key)
         if old is None:
