@@ -7,8 +7,8 @@ Rules, per run, metric and segment of the step counter, over the finite values o
   window centred on it (5 before, 5 after) exceeds 6 times the window's median absolute deviation from those
   centred medians (about 4 standard deviations for Gaussian noise); a constant series flags any departure;
 - **level shift**: the median of the 5 points from i on differs from the median of the 5 points before i by more
-  than 6 times the MAD at i (the same centred 11-point MAD as for spikes; it spans both sides) and is non-zero,
-  and the single step
+  than 6 times the larger of the two windows' MADs (each the median, over the window, of the points' absolute
+  deviations from their centred medians) and is non-zero, and the single step
   from i-1 to i makes more than half of that difference (a jump, not a steep smooth trend such as the start of
   a loss curve); a run of consecutive such i counts once. A one-point spike moves neither median, so it is not
   a level shift.
@@ -45,15 +45,20 @@ seq AS (
            wa1 AS (PARTITION BY run_id, metric, segment ORDER BY step
                   ROWS BETWEEN 1 FOLLOWING AND {HALF_WINDOW} FOLLOWING)
 ), dev AS (
-    SELECT *, median(abs(value - med)) OVER wc AS mad
+    SELECT *, median(abs(value - med)) OVER wc AS mad,
+           median(abs(value - med)) OVER wb AS mad_b, median(abs(value - med)) OVER wa AS mad_a
     FROM seq
     WINDOW wc AS (PARTITION BY run_id, metric, segment ORDER BY step
-                  ROWS BETWEEN {HALF_WINDOW} PRECEDING AND {HALF_WINDOW} FOLLOWING)
+                  ROWS BETWEEN {HALF_WINDOW} PRECEDING AND {HALF_WINDOW} FOLLOWING),
+           wb AS (PARTITION BY run_id, metric, segment ORDER BY step
+                  ROWS BETWEEN {HALF_WINDOW} PRECEDING AND 1 PRECEDING),
+           wa AS (PARTITION BY run_id, metric, segment ORDER BY step
+                  ROWS BETWEEN CURRENT ROW AND {HALF_WINDOW - 1} FOLLOWING)
 ), judged AS (
     SELECT run_id, metric, segment, step,
            (nb >= {MIN_SIDE} AND na1 >= {MIN_SIDE} AND abs(value - med) > {K_MAD} * mad) AS is_spike,
            (nb = {HALF_WINDOW} AND na = {HALF_WINDOW} AND abs(med_a - med_b) > 0
-            AND abs(med_a - med_b) > {K_MAD} * mad
+            AND abs(med_a - med_b) > {K_MAD} * greatest(mad_b, mad_a)
             AND abs(value - prev) > 0.5 * abs(med_a - med_b)) AS is_shift
     FROM dev
 ), marks AS (
