@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.connect import writable_copy
+from data.ingest.adapters import plan_units, unit_sha
 from data.ingest.jsonl import parse_jsonl_run_log
 from data.ingest.loader import FileOutcome, already_loaded, load_parsed, record_failure
 from data.ingest.records import ParsedFile, UnparseableFileError
@@ -103,6 +104,7 @@ def ingest_paths(
     paths: Sequence[str | Path],
     *,
     progress: Callable[[Iterable[Path]], Iterable[Path]] | None = None,
+    source: str | None = None,
 ) -> IngestReport:
     """Migrate ``db_path`` and ingest every data file under ``paths``.
 
@@ -118,29 +120,32 @@ def ingest_paths(
         Files or folders.
     progress : callable, optional
         Wraps the file iterable (e.g. ``tqdm``) to show progress.
+    source : str, optional
+        Overrides every run's ``source`` (``scaling ingest --source``).
 
     Raises
     ------
     FileNotFoundError
         If a path does not exist (nothing is written).
     """
-    files = expand_paths(paths)
+    # adapters are chosen by layout and content (data.ingest.adapters); a unit is a file or a run folder
+    units = plan_units(expand_paths(paths), paths, source=source)
     report = IngestReport()
     with writable_copy(db_path) as con:
         migrate(con)
-        for f in progress(files) if progress else files:
-            fmt = detect_format(f)
-            if fmt is None:
-                report.files.append(FileOutcome(str(f), "skipped", message="not a data file"))
+        for u in progress(units) if progress else units:
+            f = u.path
+            if u.format is None or u.parse is None:
+                report.files.append(FileOutcome(str(f), "skipped", message=u.reason))
                 continue
-            sha = sha256_of(f)
+            sha = unit_sha(u)
             prior = already_loaded(con, str(f), sha)
             if prior is not None:
                 msg = "unchanged" if prior == str(f) else f"same content already loaded from {prior}"
                 report.files.append(FileOutcome(str(f), "unchanged", message=msg))
                 continue
             try:
-                parsed = parse_file(f)
+                parsed = u.parse()
             except UnparseableFileError as e:
                 report.files.append(record_failure(con, str(f), sha, e.reason))
                 continue

@@ -1,0 +1,217 @@
+"""Helpers shared by the tool adapters: number coercion, point collection, run finishing (side-car, N/D/C notes).
+
+Pure Python (no DuckDB): adapters build :class:`~data.ingest.records.ParsedFile` objects that the loader writes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from data.ingest.jsonl import DEFAULT_LOSS_KEYS, validate_run_meta
+from data.ingest.records import ParsedFile, StepRow, UnparseableFileError
+
+
+@dataclass
+class Context:
+    """Where a unit sits and what the user asked: ``root`` is the folder given to ``scaling ingest`` (for a
+    file argument, its folder); ``source`` the ``--source`` override (None = side-car, then the tool, then the
+    folder name)."""
+
+    root: Path
+    source: str | None = None
+
+
+def num(v: Any) -> float | None:
+    """``v`` as a float: numbers and numeric strings (``"0.91"``) are coerced; booleans, text, None -> None.
+
+    Non-finite values (NaN, +-Inf) are returned as floats; callers decide (see :class:`Points`).
+    """
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def positive(v: Any) -> float | None:
+    """``v`` as a finite float > 0, else None (used for N, D, C read from a tool's config)."""
+    x = num(v)
+    return x if x is not None and math.isfinite(x) and x > 0 else None
+
+
+@dataclass
+class Points:
+    """Collects metric points of one file, merged per (run, step, metric).
+
+    The same (run, step, metric) seen again keeps the later value (files are read in write order); an identical
+    repeat is counted as a duplicate, a different value as an overlap (a resumed job re-logging steps). NaN/Inf
+    are not stored (the metrics table holds finite values) and are counted. Counts end up in the file's notes.
+    """
+
+    rows: dict[tuple[str, int | None, str], StepRow] = field(default_factory=dict)
+    n_nonfinite: int = 0
+    n_duplicates: int = 0
+    n_overlaps: int = 0
+
+    def add(self, run_id: str, step: int | None, metric: str, value: Any, **axes: Any) -> bool:
+        """Add one point; returns False when ``value`` is not a finite number (counted, not stored)."""
+        v = num(value)
+        if v is None:
+            return False
+        if not math.isfinite(v):
+            self.n_nonfinite += 1
+            return False
+        key = (run_id, step, metric)
+        old = self.rows.get(key)
+        if old is not None:
+            if old.value == v:
+                self.n_duplicates += 1
+            else:
+                self.n_overlaps += 1
+        self.rows[key] = StepRow(run_id, step, metric, v, **{k: a for k, a in axes.items() if a is not None})
+        return True
+
+    def flush(self, parsed: ParsedFile) -> None:
+        """Move the points into ``parsed.steps`` and note the merge counts."""
+        parsed.steps.extend(self.rows.values())
+        if self.n_nonfinite:
+            parsed.notes.append(f"{self.n_nonfinite} non-finite values (NaN/Inf) not stored")
+        if self.n_duplicates:
+            parsed.notes.append(f"{self.n_duplicates} exact duplicate points collapsed")
+        if self.n_overlaps:
+            parsed.notes.append(f"{self.n_overlaps} points logged again with another value; the later one kept")
+        self.rows = {}
+
+
+def finish_run(
+    parsed: ParsedFile,
+    meta: dict[str, Any],
+    ctx: Context,
+    where: Path,
+    *,
+    default_source: str | None = None,
+) -> dict[str, Any]:
+    """Apply the side-car and the source rule to ``meta``, validate it and append it to ``parsed.runs``.
+
+    Source precedence: ``--source`` > side-car ``source`` > ``meta["source"]`` (what the tool logged, e.g. an
+    MLflow experiment or W&B project) > ``default_source`` > the name of the folder holding ``where`` (a file
+    or a run folder).
+    The side-car (``data.ingest.adapters.sidecar``) overrides logged values. When N, D or C is still missing
+    a note says what a fit lacks and how to add it.
+
+    Raises
+    ------
+    UnparseableFileError
+        If the merged metadata is invalid (e.g. a non-positive ``n_params`` in the side-car).
+    """
+    from data.ingest.adapters.sidecar import SidecarError, sidecar_for
+
+    meta = dict(meta)
+    try:
+        car = sidecar_for(where, ctx.root, meta["run_id"])
+    except SidecarError as e:
+        raise UnparseableFileError(parsed.path, str(e)) from e
+    config = dict(meta.pop("config", None) or {})
+    config.update(car.pop("config", None) or {})
+    meta.update(car)
+    if ctx.source:
+        meta["source"] = ctx.source
+    if not meta.get("source"):
+        meta["source"] = default_source or where.parent.name
+    meta["config"] = config
+    try:
+        run = validate_run_meta(meta, f"{parsed.path}")
+    except ValueError as e:
+        raise UnparseableFileError(parsed.path, str(e).split(": ", 1)[-1]) from e
+    missing = [s for s, k in (("N", "n_params"), ("D", "n_tokens"), ("C", "compute_flops")) if run.get(k) is None]
+    if missing and run["kind"] == "pretrain":
+        parsed.notes.append(
+            f"run {run['run_id']}: {', '.join(missing)} not logged by the tool; a scaling fit needs them: add"
+            " n_params / n_tokens (/ compute_flops) in a scaling_run.json side-car next to the logs"
+            " (README 'Side-car file') and ingest again"
+        )
+    parsed.runs.append(run)
+    return run
+
+
+def pick_loss_metric(metrics: set[str]) -> str | None:
+    """The run's loss key: the first of ``val/loss``, ``eval/loss``, ``loss``, ``train/loss`` (and the ``eval_loss``
+    / ``train_loss`` spellings) that was logged, or None."""
+    for k in (*DEFAULT_LOSS_KEYS, "eval_loss", "validation/loss", "val_loss", "train_loss"):
+        if k in metrics:
+            return k
+    return None
+
+
+def run_name(unit: Path, root: Path) -> str:
+    """Run id for a folder-shaped run: its path below the parent of ``root`` (``logs/run_a`` for ``run_a`` under
+    the given folder ``logs``), so ids are stable for the same ingest root and unique across its sub-folders."""
+    unit, root = unit.resolve(), root.resolve()
+    if unit == root or root not in unit.parents:
+        return unit.name
+    return "/".join((root.name, *unit.relative_to(root).parts))
+
+
+def load_json(path: Path) -> object:
+    """Parse a JSON file (bare ``NaN``/``Infinity`` tokens allowed, as Python's json writes them).
+
+    Raises
+    ------
+    UnparseableFileError
+        If the file cannot be read or is not valid JSON.
+    """
+    import json
+
+    try:
+        return json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise UnparseableFileError(str(path), f"not valid JSON: {e}") from e
+
+
+#: Config/param/hparam key names (last path part, lower case) read as N, D, C when the tool logged them.
+NDC_KEYS: dict[str, tuple[str, ...]] = {
+    "n_params": ("n_params", "num_params", "num_parameters", "n_parameters", "model_params", "params_total",
+                 "total_params", "n_params_total"),
+    "n_params_nonembed": ("n_params_nonembed", "non_embedding_params", "num_params_nonembed",
+                          "n_params_non_embedding"),
+    "n_tokens": ("n_tokens", "num_tokens", "train_tokens", "total_tokens", "tokens", "num_train_tokens",
+                 "training_tokens"),
+    "compute_flops": ("compute_flops", "flops", "total_flops", "train_flops", "total_flos"),
+}  # fmt: skip
+
+
+def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> ``{"a.b.c": value}``."""
+    out: dict[str, Any] = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, dict):
+                out.update(flatten(v, key))
+            else:
+                out[key] = v
+    return out
+
+
+def ndc_from(config: dict[str, Any]) -> dict[str, float]:
+    """N, D, C found in a tool's config/params/hparams by key name (:data:`NDC_KEYS`, any nesting, ``/`` or ``.``
+    separated); values must be positive numbers (numeric strings allowed). The first key found wins."""
+    flat = flatten(config)
+    out: dict[str, float] = {}
+    for col, names in NDC_KEYS.items():
+        for key, v in flat.items():
+            last = key.replace("/", ".").rsplit(".", 1)[-1].lower()
+            if last in names:
+                x = positive(v)
+                if x is not None:
+                    out[col] = x
+                    break
+    return out
