@@ -55,7 +55,9 @@ def tensorboard(out: Path) -> None:
     w = SummaryWriter(logdir=str(run))
     cfg = {"model": "gpt-mini", "n_params": 124_000_000, "lr": 0.0006}
     w.add_text("config", json.dumps(cfg), global_step=0, walltime=T0)
-    exp, ssi, sei = hparams({"n_params": 124_000_000, "n_tokens": 2_500_000_000, "lr": 0.0006, "corpus": "fineweb"}, {})
+    exp, ssi, sei = hparams(
+        {"n_params": 124_000_000, "n_tokens": 2_500_000_000, "lr": 0.0006, "corpus": "fineweb"}, {}
+    )
     w.file_writer.add_summary(exp)
     w.file_writer.add_summary(ssi)
     w.file_writer.add_summary(sei)
@@ -94,7 +96,9 @@ def mlflow_stores(out: Path) -> None:
                 v = float("nan") if (i == 1 and step == 3) else 2.5 - 0.1 * step - 0.05 * i
                 mlflow.log_metric("loss", v, step=step, timestamp=ts + 1000 * step)
     con = sqlite3.connect(db)
-    con.execute("PRAGMA page_size = 512")  # MLflow's ~200 tables and indexes: 1.1 MB at 4 KiB pages, 170 KB here
+    con.execute(
+        "PRAGMA page_size = 512"
+    )  # MLflow's ~200 tables and indexes: 1.1 MB at 4 KiB pages, 170 KB here
     con.execute("VACUUM")
     con.close()
     for junk in base.rglob("*"):  # MLflow leaves no large artifacts here; drop empty artifact folders
@@ -108,7 +112,9 @@ def wandb_offline(out: Path) -> None:
     import wandb
 
     base = _fresh(out / "wandb")
-    run = wandb.init(project="fixture-project", dir=str(base), config={"n_params": 6e7, "lr": 0.003, "corpus": "c4"})
+    run = wandb.init(
+        project="fixture-project", dir=str(base), config={"n_params": 6e7, "lr": 0.003, "corpus": "c4"}
+    )
     for step in range(6):
         row = {"loss": 3.5 - 0.25 * step}
         if step % 2 == 1:

@@ -71,7 +71,9 @@ def _under(d: Path, files: list[Path]) -> list[Path]:
     return [f for f in files if d in f.parents]
 
 
-def plan_units(files: Sequence[Path], roots: Sequence[str | Path], *, source: str | None = None) -> list[Unit]:
+def plan_units(
+    files: Sequence[Path], roots: Sequence[str | Path], *, source: str | None = None
+) -> list[Unit]:
     """Group ``files`` (absolute, as walked from ``roots``) into units, each with its adapter.
 
     Parameters
@@ -136,12 +138,18 @@ def plan_units(files: Sequence[Path], roots: Sequence[str | Path], *, source: st
     events = [f for f in free() if tensorboard.is_event_file(f)]
     for d in sorted({f.parent for f in events}):
         mem = [f for f in events if f.parent == d]
-        add(Unit(d, tensorboard.FORMAT, mem, lambda d=d, m=mem: tensorboard.parse_tb_dir(d, m, ctx_for(d))), mem)
+        add(
+            Unit(d, tensorboard.FORMAT, mem, lambda d=d, m=mem: tensorboard.parse_tb_dir(d, m, ctx_for(d))),
+            mem,
+        )
     # Hugging Face Trainer output folders
     hf = [f for f in free() if hf_trainer.is_state(f) or (f.name in hf_trainer.RESULTS and _is_json_obj(f))]
     for d in sorted({hf_trainer.output_dir(f) for f in hf}):
         mem = [f for f in hf if hf_trainer.output_dir(f) == d]
-        add(Unit(d, hf_trainer.FORMAT, mem, lambda d=d, m=mem: hf_trainer.parse_hf_output(d, m, ctx_for(d))), mem)
+        add(
+            Unit(d, hf_trainer.FORMAT, mem, lambda d=d, m=mem: hf_trainer.parse_hf_output(d, m, ctx_for(d))),
+            mem,
+        )
     # lm-evaluation-harness
     samples = [f for f in free() if lm_eval.is_samples(f)]
     for r in [f for f in free() if lm_eval.is_results(f)]:
@@ -203,7 +211,11 @@ def _single(f: Path, ctx: Context) -> Unit:
         df = wandb_files.read_export(f)
         if df is not None and wandb_files.export_kind(df.columns):
             return Unit(f, "wandb_export", [f], lambda: wandb_files.parse_wandb_export(f, ctx))
-        return Unit(f, None, reason="JSON file of no known layout (not a trainer_state, lm-eval results or W&B export)")
+        return Unit(
+            f,
+            None,
+            reason="JSON file of no known layout (not a trainer_state, lm-eval results or W&B export)",
+        )
     if name.endswith(".log"):
         kind = sniff_log(f)
         if kind == "verl":
@@ -242,7 +254,11 @@ def _with_sidecar(parsed: ParsedFile, ctx: Context, where: Path) -> ParsedFile:
             raise UnparseableFileError(parsed.path, str(e)) from e
         line = run.pop("source_line", None)
         merged = dict(run)
-        if run.get("compute_source") == "6ND" and "compute_flops" not in car and {"n_params", "n_tokens"} & set(car):
+        if (
+            run.get("compute_source") == "6ND"
+            and "compute_flops" not in car
+            and {"n_params", "n_tokens"} & set(car)
+        ):
             merged.pop("compute_flops", None)  # 6ND was filled from the old N, D: recompute from the new ones
         merged["config"] = {**(run.get("config") or {}), **(car.pop("config", None) or {})}
         merged.update(car)

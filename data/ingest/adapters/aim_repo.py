@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from data.ingest.adapters.common import Context, Points, finish_run, ndc_from, pick_loss_metric
+from data.ingest.adapters.common import Context, Points, finish_run, labels_from, ndc_from, pick_loss_metric
 from data.ingest.records import ParsedFile, UnparseableFileError
 
 FORMAT = "aim"
@@ -58,7 +58,9 @@ def parse_aim_repo(unit: Path, ctx: Context) -> ParsedFile:
         except UnparseableFileError:
             raise
         except Exception as e:  # noqa: BLE001 - aim raises many types for a broken repo
-            raise UnparseableFileError(str(unit), f"cannot read the Aim repository: {type(e).__name__}: {e}") from e
+            raise UnparseableFileError(
+                str(unit), f"cannot read the Aim repository: {type(e).__name__}: {e}"
+            ) from e
     return parsed
 
 
@@ -81,6 +83,7 @@ def _read_runs(parsed: ParsedFile, runs: list, unit: Path, ctx: Context) -> None
         hparams: dict[str, Any] = dict(run.get("hparams", {}) or {})
         meta: dict[str, Any] = {"run_id": rid, "kind": "pretrain", "config": {"hparams": hparams,
                                 "name": run.name, "experiment": run.experiment}, **ndc_from(hparams)}  # fmt: skip
+        meta.update(labels_from(hparams))
         if run.experiment:
             meta["source"] = str(run.experiment)
         meta["loss_metric"] = pick_loss_metric({k[2] for k in pts.rows})

@@ -87,7 +87,9 @@ class Points:
         if self.n_duplicates:
             parsed.notes.append(f"{self.n_duplicates} exact duplicate points collapsed")
         if self.n_overlaps:
-            parsed.notes.append(f"{self.n_overlaps} points logged again with another value; the later one kept")
+            parsed.notes.append(
+                f"{self.n_overlaps} points logged again with another value; the later one kept"
+            )
         self.rows = {}
 
 
@@ -131,7 +133,9 @@ def finish_run(
         run = validate_run_meta(meta, f"{parsed.path}")
     except ValueError as e:
         raise UnparseableFileError(parsed.path, str(e).split(": ", 1)[-1]) from e
-    missing = [s for s, k in (("N", "n_params"), ("D", "n_tokens"), ("C", "compute_flops")) if run.get(k) is None]
+    missing = [
+        s for s, k in (("N", "n_params"), ("D", "n_tokens"), ("C", "compute_flops")) if run.get(k) is None
+    ]
     if missing and run["kind"] == "pretrain":
         parsed.notes.append(
             f"run {run['run_id']}: {', '.join(missing)} not logged by the tool; a scaling fit needs them: add"
@@ -214,4 +218,27 @@ def ndc_from(config: dict[str, Any]) -> dict[str, float]:
                 if x is not None:
                     out[col] = x
                     break
+    return out
+
+
+#: Text labels of ``runs`` taken from a tool's config/params/hparams when logged under the same name.
+LABEL_KEYS: tuple[str, ...] = (
+    "kind",
+    "corpus",
+    "recipe",
+    "model_family",
+    "algorithm",
+    "reward_shaping",
+    "base_model",
+)
+
+
+def labels_from(config: dict[str, Any]) -> dict[str, Any]:
+    """Run labels (``corpus``, ``recipe``, ``kind``, ...) a tool logged as top-level config keys; ``kind`` only when
+    it is one of pretrain / rl / eval."""
+    from data.ingest.records import RUN_KINDS
+
+    out = {k: str(config[k]) for k in LABEL_KEYS if isinstance(config.get(k), str) and config[k].strip()}
+    if out.get("kind") not in RUN_KINDS:
+        out.pop("kind", None)
     return out

@@ -112,7 +112,9 @@ def parse_hf_output(unit: Path, members: list[Path], ctx: Context) -> ParsedFile
                 pts.add(rid, None, k, v)
             flos = flos or positive(d.get("total_flos"))
     if state is None and not pts.rows:
-        raise UnparseableFileError(str(unit), "no trainer_state.json log_history and no *_results.json values")
+        raise UnparseableFileError(
+            str(unit), "no trainer_state.json log_history and no *_results.json values"
+        )
     meta: dict[str, Any] = {"run_id": rid, "kind": "pretrain", "config": config}
     if tokens:
         meta["n_tokens"] = tokens
@@ -121,7 +123,9 @@ def parse_hf_output(unit: Path, members: list[Path], ctx: Context) -> ParsedFile
         meta["compute_source"] = "6ND"
     if flos and tokens:
         meta["n_params_nonembed"] = flos / (6 * tokens)
-        parsed.notes.append("n_params_nonembed = total_flos / (6 x num_input_tokens_seen) (HF's FLOP estimate)")
+        parsed.notes.append(
+            "n_params_nonembed = total_flos / (6 x num_input_tokens_seen) (HF's FLOP estimate)"
+        )
     metrics = {k[2] for k in pts.rows}
     meta["loss_metric"] = next((k for k in ("eval_loss", "loss") if k in metrics), None)
     finish_run(parsed, meta, ctx, unit)

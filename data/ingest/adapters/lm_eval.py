@@ -24,7 +24,13 @@ from typing import Any
 import polars as pl
 
 from data.ingest.adapters.common import Context, Points, finish_run, load_json, num, positive
-from data.ingest.records import EVAL_NUMERIC_COLUMNS, EVAL_SAMPLE_COLUMNS, ParsedFile, Reject, UnparseableFileError
+from data.ingest.records import (
+    EVAL_NUMERIC_COLUMNS,
+    EVAL_SAMPLE_COLUMNS,
+    ParsedFile,
+    Reject,
+    UnparseableFileError,
+)
 
 FORMAT = "lm_eval"
 RESULTS_RE = re.compile(r"^results_(?P<ts>.+)\.json$")
@@ -57,7 +63,9 @@ def is_samples(path: Path) -> bool:
 def samples_for(results: Path, files: list[Path]) -> list[Path]:
     """Samples files written with ``results`` (same folder, same time stamp)."""
     ts = RESULTS_RE.match(results.name).group("ts")  # type: ignore[union-attr]
-    return [f for f in files if f.parent == results.parent and (m := SAMPLES_RE.match(f.name)) and m["ts"] == ts]
+    return [
+        f for f in files if f.parent == results.parent and (m := SAMPLES_RE.match(f.name)) and m["ts"] == ts
+    ]
 
 
 def parse_lm_eval(unit: Path, members: list[Path], ctx: Context) -> ParsedFile:
@@ -126,7 +134,9 @@ def parse_lm_eval(unit: Path, members: list[Path], ctx: Context) -> ParsedFile:
         schema = {c: pl.String for c in EVAL_SAMPLE_COLUMNS}
         schema.update({c: pl.Float64 for c in EVAL_NUMERIC_COLUMNS})
         schema.update({"sample_idx": pl.Int64, "correct": pl.Boolean})
-        parsed.eval_samples = pl.DataFrame([{c: r.get(c) for c in EVAL_SAMPLE_COLUMNS} for r in rows], schema=schema)
+        parsed.eval_samples = pl.DataFrame(
+            [{c: r.get(c) for c in EVAL_SAMPLE_COLUMNS} for r in rows], schema=schema
+        )
     return parsed
 
 

@@ -20,7 +20,15 @@ from typing import Any
 
 import yaml
 
-from data.ingest.adapters.common import Context, Points, finish_run, ndc_from, num, pick_loss_metric
+from data.ingest.adapters.common import (
+    Context,
+    Points,
+    finish_run,
+    labels_from,
+    ndc_from,
+    num,
+    pick_loss_metric,
+)
 from data.ingest.records import ParsedFile, Reject, UnparseableFileError
 
 FILE_FORMAT = "mlflow_file"
@@ -58,7 +66,9 @@ def _read_kv(folder: Path) -> dict[str, str]:
     if folder.is_dir():
         for f in sorted(folder.rglob("*")):
             if f.is_file():
-                out[f.relative_to(folder).as_posix()] = f.read_text(encoding="utf-8", errors="replace").strip()
+                out[f.relative_to(folder).as_posix()] = f.read_text(
+                    encoding="utf-8", errors="replace"
+                ).strip()
     return out
 
 
@@ -101,7 +111,13 @@ def parse_mlflow_run_dir(unit: Path, ctx: Context) -> ParsedFile:
             parts = line.split()
             ts, val, step = (parts + [None, None, None])[:3]
             tsf, stepf = num(ts), num(step if step is not None else 0)
-            if len(parts) not in (2, 3) or tsf is None or num(val) is None or stepf is None or stepf != int(stepf):
+            if (
+                len(parts) not in (2, 3)
+                or tsf is None
+                or num(val) is None
+                or stepf is None
+                or stepf != int(stepf)
+            ):
                 parsed.rejects.append(Reject(lineno, f"{f.name}: {line}", f"metric file {key}: expected "
                                              "'<timestamp_ms> <value> <step>'"))  # fmt: skip
                 continue
@@ -117,7 +133,9 @@ def parse_mlflow_run_dir(unit: Path, ctx: Context) -> ParsedFile:
     return parsed
 
 
-def _finish(parsed, rid, exp_name, run_name, status, params, tags, pts: Points, ctx: Context, where: Path) -> None:
+def _finish(
+    parsed, rid, exp_name, run_name, status, params, tags, pts: Points, ctx: Context, where: Path
+) -> None:
     config: dict[str, Any] = {"params": params}
     if run_name:
         config["run_name"] = run_name
@@ -127,7 +145,8 @@ def _finish(parsed, rid, exp_name, run_name, status, params, tags, pts: Points, 
     if user_tags:
         config["tags"] = user_tags
     meta: dict[str, Any] = {"run_id": rid, "kind": "pretrain", "config": config, **ndc_from(params)}
-    for k in ("kind", "source", "corpus", "recipe", "model_family", "loss_metric"):
+    meta.update(labels_from({**user_tags, **params}))
+    for k in ("source", "loss_metric"):
         v = params.get(k) or user_tags.get(k)
         if v:
             meta[k] = v
@@ -191,7 +210,7 @@ def parse_mlflow_sqlite(path: Path, ctx: Context) -> ParsedFile:
     for r in metrics:
         by_run.setdefault(r[0], []).append(r)
     n_deleted = 0
-    for rid, name, status, start, exp_id, stage in runs:
+    for rid, name, status, _start, exp_id, stage in runs:
         if stage == "deleted":
             n_deleted += 1
             continue

@@ -94,10 +94,21 @@ def sidecar_for(where: Path, root: Path, run_id: str) -> dict[str, Any]:
     return out
 
 
+#: Numeric run fields: YAML reads ``2.5e9`` (no sign in the exponent) as text, so numeric text is coerced.
+_NUMERIC = ("n_params", "n_params_nonembed", "n_tokens", "compute_flops", "budget_flops", "seed", "n_gpus")
+
+
 def _merge(out: dict[str, Any], new: dict[str, Any]) -> None:
     for k, v in new.items():
         if k == "config" and isinstance(v, dict):
             out.setdefault("config", {}).update(v)
+        elif k in _NUMERIC and isinstance(v, str):
+            try:
+                f = float(v.strip())
+            except ValueError:
+                out[k] = v  # validation names the bad value
+            else:
+                out[k] = int(f) if k in ("seed", "n_gpus") and f == int(f) else f
         elif k != "run_id":
             out[k] = v
 

@@ -21,7 +21,15 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from data.ingest.adapters.common import Context, Points, finish_run, ndc_from, pick_loss_metric, run_name
+from data.ingest.adapters.common import (
+    Context,
+    Points,
+    finish_run,
+    labels_from,
+    ndc_from,
+    pick_loss_metric,
+    run_name,
+)
 from data.ingest.records import ParsedFile, UnparseableFileError
 
 FORMAT = "tensorboard"
@@ -151,7 +159,8 @@ def parse_tb_dir(unit: Path, members: list[Path], ctx: Context) -> ParsedFile:
                 if plugin == "text" and kind == "tensor":
                     vals = [s.decode("utf-8", "replace") for s in v.tensor.string_val]
                     if vals:
-                        texts[v.tag] = _text_config(vals[0] if len(vals) == 1 else "\n".join(vals))
+                        tag = v.tag.removesuffix("/text_summary")  # tensorboardX's suffix for add_text
+                        texts[tag] = _text_config(vals[0] if len(vals) == 1 else "\n".join(vals))
                     continue
                 if kind == "simple_value":
                     value: float | None = v.simple_value
@@ -163,7 +172,7 @@ def parse_tb_dir(unit: Path, members: list[Path], ctx: Context) -> ParsedFile:
                     pts.add(rid, int(ev.step), v.tag, value, wall_time_s=ev.wall_time)
     if n_events == 0:
         raise UnparseableFileError(str(unit), "no readable TensorBoard event in this folder")
-    for key, row in pts.rows.items():  # absolute wall time -> seconds since the run's first event
+    for row in pts.rows.values():  # absolute wall time -> seconds since the run's first event
         if row.wall_time_s is not None and t0 is not None:
             row.wall_time_s = row.wall_time_s - t0
     config: dict[str, Any] = {"start_wall_time": t0, "event_files": [m.name for m in members]}
@@ -172,7 +181,10 @@ def parse_tb_dir(unit: Path, members: list[Path], ctx: Context) -> ParsedFile:
     if texts:
         config["text"] = texts
     meta: dict[str, Any] = {"run_id": rid, "kind": "pretrain", "config": config}
-    meta.update(ndc_from({"hparams": hparams, "text": {k: v for k, v in texts.items() if isinstance(v, dict)}}))
+    meta.update(
+        ndc_from({"hparams": hparams, "text": {k: v for k, v in texts.items() if isinstance(v, dict)}})
+    )
+    meta.update(labels_from(hparams))
     meta["loss_metric"] = pick_loss_metric({k[2] for k in pts.rows})
     finish_run(parsed, meta, ctx, unit)
     pts.flush(parsed)

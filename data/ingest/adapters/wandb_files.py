@@ -32,6 +32,7 @@ from data.ingest.adapters.common import (
     Context,
     Points,
     finish_run,
+    labels_from,
     ndc_from,
     num,
     pick_loss_metric,
@@ -45,7 +46,19 @@ RUNS_FORMAT = "wandb_runs_table"
 _MAGIC = b":W&B"
 _BLOCK = 32768
 _HEADER = 7
-_RUNS_META = ("Name", "State", "Notes", "User", "Tags", "Created", "Runtime", "Sweep", "ID", "Group", "Job Type")
+_RUNS_META = (
+    "Name",
+    "State",
+    "Notes",
+    "User",
+    "Tags",
+    "Created",
+    "Runtime",
+    "Sweep",
+    "ID",
+    "Group",
+    "Job Type",
+)
 
 
 def is_wandb_file(path: Path) -> bool:
@@ -133,7 +146,8 @@ def parse_wandb_offline(unit: Path, members: list[Path], ctx: Context) -> Parsed
         from wandb.proto import wandb_internal_pb2 as pb
     except ImportError as e:
         raise UnparseableFileError(
-            str(unit), 'W&B offline run: reading .wandb files needs the wandb extra (pip install -e ".[wandb]")'
+            str(unit),
+            'W&B offline run: reading .wandb files needs the wandb extra (pip install -e ".[wandb]")',
         ) from e
     parsed = ParsedFile(path=str(unit), format=OFFLINE_FORMAT)
     files = sorted(m for m in members if m.suffix == ".wandb")
@@ -180,9 +194,7 @@ def parse_wandb_offline(unit: Path, members: list[Path], ctx: Context) -> Parsed
     meta.update(ndc_from(config))
     if project:
         meta["source"] = project
-    for k in ("kind", "corpus", "recipe", "model_family"):
-        if isinstance(config.get(k), str):
-            meta[k] = config[k]
+    meta.update(labels_from(config))
     meta["loss_metric"] = pick_loss_metric({k[2] for k in pts.rows})
     finish_run(parsed, meta, ctx, unit)
     pts.flush(parsed)
@@ -204,7 +216,9 @@ def read_export(path: Path) -> pl.DataFrame | None:
                 d = json.loads(text)
                 if isinstance(d, dict) and d and all(isinstance(v, dict) for v in d.values()):
                     # pandas DataFrame.to_json() default (orient="columns"): {column: {row: value}}
-                    idx = sorted({i for v in d.values() for i in v}, key=lambda s: int(s) if s.isdigit() else s)
+                    idx = sorted(
+                        {i for v in d.values() for i in v}, key=lambda s: int(s) if s.isdigit() else s
+                    )
                     rows = [{c: d[c].get(i) for c in d} for i in idx]
                 elif isinstance(d, list):
                     rows = d
@@ -216,8 +230,15 @@ def read_export(path: Path) -> pl.DataFrame | None:
                 return None
             cols = list(dict.fromkeys(k for r in rows for k in r))
             return pl.DataFrame(
-                {c: [None if r.get(c) is None else (json.dumps(r[c]) if isinstance(r[c], dict | list) else str(r[c]))
-                     for r in rows] for c in cols},  # fmt: skip
+                {
+                    c: [
+                        None
+                        if r.get(c) is None
+                        else (json.dumps(r[c]) if isinstance(r[c], dict | list) else str(r[c]))
+                        for r in rows
+                    ]
+                    for c in cols
+                },  # fmt: skip
                 schema={c: pl.String for c in cols},
             )
     except Exception:  # noqa: BLE001 - unreadable = not an export
@@ -280,7 +301,9 @@ def parse_wandb_export(path: Path, ctx: Context) -> ParsedFile:
     df = read_export(path)
     kind = export_kind(df.columns) if df is not None else None
     if df is None or kind is None:
-        raise UnparseableFileError(str(path), "not a W&B export (no _step, Step + '<run> - <metric>', or Name/State)")
+        raise UnparseableFileError(
+            str(path), "not a W&B export (no _step, Step + '<run> - <metric>', or Name/State)"
+        )
     offset = 2 if path.name.lower().endswith((".csv", ".csv.gz")) else 1
     parsed = ParsedFile(path=str(path), format=kind)
     pts = Points()
