@@ -148,10 +148,17 @@ def finish_run(
 
 def pick_loss_metric(metrics: set[str]) -> str | None:
     """The run's loss key: the first of ``val/loss``, ``eval/loss``, ``loss``, ``train/loss`` (and the ``eval_loss``
-    / ``train_loss`` spellings) that was logged, or None."""
-    for k in (*DEFAULT_LOSS_KEYS, "eval_loss", "validation/loss", "val_loss", "train_loss"):
+    / ``train_loss`` spellings) that was logged, also when logged with a context suffix (``loss[subset=train]``);
+    None if none was."""
+    keys = (*DEFAULT_LOSS_KEYS, "eval_loss", "validation/loss", "val_loss", "train_loss")
+    for k in keys:
         if k in metrics:
             return k
+    # metrics tracked with a context (Aim: "loss[subset=train]"): the same order on the name before "["
+    for k in keys:
+        hits = sorted(m for m in metrics if m.split("[", 1)[0] == k)
+        if hits:
+            return hits[0]
     return None
 
 
