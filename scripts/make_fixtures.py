@@ -9,7 +9,8 @@ Run it with a SEPARATE virtual environment that has the tools installed (they ar
 Every fixture is small (kilobytes) and made of fixed numbers, so the tests can assert exact counts:
 - tensorboard/: tensorboardX ``SummaryWriter``: 10 ``train/loss`` points, 2 ``eval/loss`` points, ``lr`` at 10
   steps, hparams (plugin session-start info, as PyTorch Lightning writes them) with n_params and n_tokens, a
-  text summary holding the run config as JSON;
+  text summary holding the run config as JSON; a second run ``tb_hp`` with 3 ``loss`` points and
+  ``add_hparams`` (which writes hparams and ``hparam/final_loss`` into a time-named sub-folder);
 - mlflow/mlruns/: MLflow's file store (``file:`` tracking URI): one run, params incl. n_params, n_tokens,
   ``loss`` 5 steps with step 2 logged twice (a resume), ``val/loss`` 2 steps;
 - mlflow/mlflow.db: MLflow's SQLite store: two runs (one with a NaN point), then VACUUMed with 512-byte pages;
@@ -69,6 +70,16 @@ def tensorboard(out: Path) -> None:
     w.close()
     for f in run.iterdir():  # the file name carries the host name: give it a fixed one
         f.rename(run / "events.out.tfevents.1700000000.fixture")
+    # SummaryWriter.add_hparams (tensorboardX and torch.utils.tensorboard) writes the hparams and its metric_dict
+    # into a sub-folder named by time.time(): TensorBoard shows it under the run
+    run2 = run.parent / "tb_hp"
+    w = SummaryWriter(logdir=str(run2))
+    for step in range(3):
+        w.add_scalar("loss", 3.0 - 0.5 * step, global_step=step, walltime=T0 + step)
+    w.add_hparams({"n_params": 5.0e7, "n_tokens": 1.0e9, "lr": 0.001}, {"hparam/final_loss": 2.0}, name="1700000100.5")
+    w.close()
+    for f in sorted(run2.rglob("events.out.tfevents.*")):
+        f.rename(f.parent / f"events.out.tfevents.{1700000000 + (f.parent != run2)}.fixture")
 
 
 def mlflow_stores(out: Path) -> None:

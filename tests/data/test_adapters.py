@@ -68,22 +68,50 @@ def test_tensorboard_event_folder(tmp_path):
     logs = copy("tensorboard", tmp_path / "logs")
     db = tmp_path / "db.duckdb"
     rep = ingest_paths(db, [logs])
-    assert [(f.status, f.format, f.n_runs) for f in rep.files] == [("loaded", "tensorboard", 1)]
+    assert [(f.status, f.format, f.n_runs) for f in rep.files] == [("loaded", "tensorboard", 1)] * 2
     # 10 add_scalar calls each for train/loss and lr (steps 0..900), eval/loss at steps 400 and 900
-    assert points(db) == {"train/loss": 10, "lr": 10, "eval/loss": 2}
+    assert points(db, "logs/tb_run") == {"train/loss": 10, "lr": 10, "eval/loss": 2}
     r = run_row(db, "logs/tb_run")
-    assert (r["kind"], r["source"], r["corpus"], r["loss_metric"]) == ("pretrain", "logs", "fineweb", "eval/loss")
+    assert (r["kind"], r["source"], r["corpus"], r["loss_metric"]) == (
+        "pretrain",
+        "logs",
+        "fineweb",
+        "eval/loss",
+    )
     # N and D from the hparams plugin; C = 6ND
     assert (r["n_params"], r["n_tokens"]) == (1.24e8, 2.5e9)
     assert r["compute_flops"] == pytest.approx(6 * 1.24e8 * 2.5e9) and r["compute_source"] == "6ND"
     assert r["config"]["hparams"]["lr"] == pytest.approx(0.0006)
     assert r["config"]["text"]["config"]["model"] == "gpt-mini"  # the add_text JSON config, parsed
     # wall time kept: seconds since the first event (walltime T0 + 10 s per step; eval 5 s later)
-    wall = dict(query(db, "SELECT metric, wall_time_s FROM metrics WHERE step = 900"))
-    assert wall == {"train/loss": 90.0, "lr": 90.0, "eval/loss": 95.0}
-    assert query(db, "SELECT value FROM metrics WHERE metric = 'train/loss' AND step = 900")[0][0] == pytest.approx(
-        2.2
+    wall = dict(
+        query(db, "SELECT metric, wall_time_s FROM metrics WHERE step = 900 AND run_id = 'logs/tb_run'")
     )
+    assert wall == {"train/loss": 90.0, "lr": 90.0, "eval/loss": 95.0}
+    assert query(db, "SELECT value FROM metrics WHERE metric = 'train/loss' AND step = 900")[0][
+        0
+    ] == pytest.approx(2.2)
+
+
+def test_tensorboard_add_hparams_subfolder_belongs_to_its_run(tmp_path):
+    logs = copy("tensorboard", tmp_path / "logs")
+    db = tmp_path / "db.duckdb"
+    ingest_paths(db, [logs / "tb_hp"])
+    # 3 loss points; add_hparams' metric_dict value from the time-named sub-folder is a summary value (step NULL)
+    assert query(db, "SELECT metric, step, value FROM metrics ORDER BY metric, step") == [
+        ("hparam/final_loss", None, 2.0), ("loss", 0, 3.0), ("loss", 1, 2.5), ("loss", 2, 2.0)]  # fmt: skip
+    r = run_row(db, "tb_hp")
+    assert (r["n_params"], r["n_tokens"], r["loss_metric"]) == (5e7, 1e9, "loss")
+
+
+def test_tensorboard_file_still_being_written(tmp_path):
+    logs = copy("tensorboard", tmp_path / "logs")
+    ev = logs / "tb_run" / "events.out.tfevents.1700000000.fixture"
+    ev.write_bytes(ev.read_bytes()[:-10])  # the last record is half written
+    db = tmp_path / "db.duckdb"
+    rep = ingest_paths(db, [logs / "tb_run"])
+    assert rep.files[0].status == "loaded" and "partial record" in rep.files[0].message
+    assert sum(points(db).values()) == 21  # every complete record (the last eval/loss point is cut)
 
 
 def test_mlflow_file_store(tmp_path):
@@ -94,13 +122,22 @@ def test_mlflow_file_store(tmp_path):
     loaded = [f for f in rep.files if f.status == "loaded"]
     assert [(f.format, f.n_runs, f.n_rows) for f in loaded] == [("mlflow_file", 1, 7)]
     # the experiment's meta.yaml files are read with their runs, and said so
-    assert {f.message for f in rep.files if f.status == "skipped"} == {"MLflow experiment metadata (read with its runs)"}
+    assert {f.message for f in rep.files if f.status == "skipped"} == {
+        "MLflow experiment metadata (read with its runs)"
+    }
     (rid,) = [p.name for p in (root / "mlruns").glob("*/*") if (p / "metrics").is_dir()]
     assert points(db, rid) == {"loss": 5, "val/loss": 2}  # 5 steps; step 2 logged twice is one point
-    assert query(db, "SELECT value FROM metrics WHERE metric = 'loss' AND step = 2")[0][0] == 2.75  # later kept
+    assert (
+        query(db, "SELECT value FROM metrics WHERE metric = 'loss' AND step = 2")[0][0] == 2.75
+    )  # later kept
     assert "1 points logged again with another value; the later one kept" in loaded[0].message
     r = run_row(db, rid)
-    assert (r["source"], r["n_params"], r["n_tokens"], r["compute_flops"]) == ("fixture-sweep", 3.5e7, 7e8, 6 * 3.5e7 * 7e8)
+    assert (r["source"], r["n_params"], r["n_tokens"], r["compute_flops"]) == (
+        "fixture-sweep",
+        3.5e7,
+        7e8,
+        6 * 3.5e7 * 7e8,
+    )
     assert r["config"]["params"]["lr"] == "0.001" and r["config"]["run_name"] == "file-run"
     assert query(db, "SELECT wall_time_s FROM metrics WHERE metric = 'loss' AND step = 4")[0][0] == 4.0
 
@@ -132,7 +169,12 @@ def test_wandb_offline_run(tmp_path):
     rid = run_dir.name.rsplit("-", 1)[1]
     assert points(db, rid) == {"loss": 6, "eval/loss": 3}  # 6 steps; eval/loss at the odd steps
     r = run_row(db, rid)
-    assert (r["source"], r["n_params"], r["corpus"], r["loss_metric"]) == ("fixture-project", 6e7, "c4", "eval/loss")
+    assert (r["source"], r["n_params"], r["corpus"], r["loss_metric"]) == (
+        "fixture-project",
+        6e7,
+        "c4",
+        "eval/loss",
+    )
     vals = dict(query(db, "SELECT step, value FROM metrics WHERE metric = 'loss' ORDER BY step"))
     assert vals == {s: 3.5 - 0.25 * s for s in range(6)}
     assert all(w is not None and w >= 0 for (w,) in query(db, "SELECT wall_time_s FROM metrics"))
@@ -157,7 +199,9 @@ def test_hf_trainer_output_folder(tmp_path):
     assert (r["n_tokens"], r["compute_flops"], r["compute_source"]) == (tokens, 6.0 * 1.2e7 * tokens, "6ND")
     assert r["n_params_nonembed"] == pytest.approx(1.2e7) and r["n_params"] is None
     assert r["loss_metric"] == "eval_loss" and r["config"]["max_steps"] == 50
-    assert query(db, "SELECT tokens_seen FROM metrics WHERE metric = 'eval_loss' AND step = 20")[0][0] == 81920
+    assert (
+        query(db, "SELECT tokens_seen FROM metrics WHERE metric = 'eval_loss' AND step = 20")[0][0] == 81920
+    )
     assert "N not logged by the tool" in rep.files[0].message
     # interleaved train and eval records at the same step both keep every metric
     assert dict(query(db, "SELECT metric, value FROM metrics WHERE step = 20 AND metric IN ('loss', 'eval_loss')")) == {
@@ -195,10 +239,21 @@ def test_lm_eval_results_and_samples(tmp_path):
     assert got["fx_mc/n_samples"] == 3 and got["fx_gen/n_samples"] == 2
     assert got["fx_gen/exact_match,first"] == 0.5  # the dummy model answers "lol": right on 1 of 2 documents
     # samples: one row per (document, filter): 3 multiple-choice docs x 1 filter + 2 generation docs x 2 filters
-    by = query(db, "SELECT benchmark, setting, count(*), sum(correct::INT) FROM eval_samples GROUP BY ALL ORDER BY 1, 2")
-    assert by == [("fx_gen", "first", 2, 1), ("fx_gen", "maj", 2, 1), ("fx_mc", "none", 3, round(3 * got["fx_mc/acc,none"]))]
-    extra = json.loads(query(db, "SELECT extra_json FROM eval_samples WHERE benchmark = 'fx_gen' LIMIT 1")[0][0])
-    assert extra["n_repeats"] == 2 and extra["resps"] == [["lol", "lol"]]  # repeats kept beside the filtered answer
+    by = query(
+        db,
+        "SELECT benchmark, setting, count(*), sum(correct::INT) FROM eval_samples GROUP BY ALL ORDER BY 1, 2",
+    )
+    assert by == [
+        ("fx_gen", "first", 2, 1),
+        ("fx_gen", "maj", 2, 1),
+        ("fx_mc", "none", 3, round(3 * got["fx_mc/acc,none"])),
+    ]
+    extra = json.loads(
+        query(db, "SELECT extra_json FROM eval_samples WHERE benchmark = 'fx_gen' LIMIT 1")[0][0]
+    )
+    assert extra["n_repeats"] == 2 and extra["resps"] == [
+        ["lol", "lol"]
+    ]  # repeats kept beside the filtered answer
     assert query(db, "SELECT DISTINCT answer FROM eval_samples WHERE benchmark = 'fx_gen'") == [("lol",)]
 
 
@@ -230,13 +285,28 @@ def test_one_folder_with_every_tool_ingests_in_one_command(tmp_path, capsys):
     shutil.copy(verl_log, root / "verl" / verl_log.name)
     db = tmp_path / "db.duckdb"
     assert main(["ingest", str(root), "--db", str(db), "--quiet"]) == (0 if HAS_WANDB and HAS_AIM else 1)
-    expect_runs = {"tensorboard": 1, "mlflow_file": 1, "mlflow_sqlite": 2, "hf_trainer": 1, "lm_eval": 1, "verl_log": 1}
-    expect_rows = {"tensorboard": 22, "mlflow_file": 7, "mlflow_sqlite": 7, "hf_trainer": 29, "lm_eval": 12 + 7}
+    expect_runs = {
+        "tensorboard": 2,
+        "mlflow_file": 1,
+        "mlflow_sqlite": 2,
+        "hf_trainer": 1,
+        "lm_eval": 1,
+        "verl_log": 1,
+    }
+    expect_rows = {
+        "tensorboard": 22 + 4,
+        "mlflow_file": 7,
+        "mlflow_sqlite": 7,
+        "hf_trainer": 29,
+        "lm_eval": 12 + 7,
+    }
     if HAS_WANDB:
         expect_runs["wandb_offline"], expect_rows["wandb_offline"] = 1, 9
     if HAS_AIM:
         expect_runs["aim"], expect_rows["aim"] = 1, 5
-    got = query(db, "SELECT format, sum(n_runs), sum(n_rows) FROM ingest_files WHERE status = 'loaded' GROUP BY 1")
+    got = query(
+        db, "SELECT format, sum(n_runs), sum(n_rows) FROM ingest_files WHERE status = 'loaded' GROUP BY 1"
+    )
     got_runs = {f: n for f, n, _ in got}
     assert got_runs == expect_runs
     assert {f: n for f, _, n in got if f != "verl_log"} == expect_rows
@@ -276,9 +346,13 @@ def test_source_override_and_sidecar(tmp_path):
         "side-car file: applied to the runs in this folder and below"]  # fmt: skip
     assert {r[0] for r in query(db, "SELECT DISTINCT source FROM runs")} == {"my-sweep"}
     tb = run_row(db, "logs/tb_run")
+    assert run_row(db, "logs/tb_hp")["n_params"] == 2.0e8  # the folder-wide value applies to every run below
     assert (tb["n_params"], tb["recipe"]) == (2.0e8, "cosine")  # side-car beats the logged hparams
     # the MLflow runs had no D: the side-car's D completes N, D and C = 6ND
-    rows = query(db, "SELECT n_params, n_tokens, compute_flops, corpus FROM runs WHERE run_id <> 'logs/tb_run' ORDER BY 1")
+    rows = query(
+        db,
+        "SELECT n_params, n_tokens, compute_flops, corpus FROM runs WHERE run_id NOT LIKE 'logs/%' ORDER BY 1",
+    )
     assert rows == [(1e7, 4e8, 6 * 1e7 * 4e8, "c4"), (2e7, 4e8, 6 * 2e7 * 4e8, "c4")]
 
 
@@ -287,7 +361,10 @@ def test_bad_sidecar_fails_the_unit_with_its_name(tmp_path):
     (logs / "scaling_run.json").write_text('{"n_params": -5}')
     rep = ingest_paths(tmp_path / "db.duckdb", [logs])
     failed = [f for f in rep.files if f.status == "failed"]
-    assert len(failed) == 1 and "'n_params' must be a positive number" in failed[0].message
+    assert len(failed) == 2  # both runs below the side-car; each message names the value and the side-car file
+    for f in failed:
+        assert "'n_params' must be a positive number, got -5" in f.message
+        assert f.message.endswith(f"(side-car: {logs / 'scaling_run.json'})")
 
 
 def test_wandb_history_export_blank_cells_and_bad_values(tmp_path):
@@ -301,7 +378,9 @@ def test_wandb_history_export_blank_cells_and_bad_values(tmp_path):
         "1,1,2.5,1700000001,2.9,3.1\n"
         "2,2,3.5,1700000002,N/A,\n"
     )
-    (d / "config.json").write_text(json.dumps({"n_params": {"desc": None, "value": 5e7}, "lr": {"value": 0.1}}))
+    (d / "config.json").write_text(
+        json.dumps({"n_params": {"desc": None, "value": 5e7}, "lr": {"value": 0.1}})
+    )
     db = tmp_path / "db.duckdb"
     rep = ingest_paths(db, [d])
     f = next(f for f in rep.files if f.status == "loaded")
@@ -324,3 +403,14 @@ def test_wandb_panel_export(tmp_path):
     db = tmp_path / "db.duckdb"
     ingest_paths(db, [d])
     assert dict(query(db, "SELECT run_id, count(*) FROM metrics GROUP BY 1")) == {"run-a": 2, "run-b": 1}
+
+
+def test_every_fixture_folder_is_regenerated_by_the_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_fixtures", FIX.parents[1] / "scripts" / "make_fixtures.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert sorted(p.name for p in FIX.iterdir() if p.is_dir()) == sorted(mod.MAKERS)
+    # kilobytes, not megabytes
+    assert sum(p.stat().st_size for p in FIX.rglob("*") if p.is_file()) < 600_000

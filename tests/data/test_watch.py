@@ -43,7 +43,9 @@ def test_watch_picks_up_a_new_file_then_its_appended_lines(tmp_path):
     rounds: list = []
     stop = threading.Event()
     th = threading.Thread(
-        target=watch, args=(db, [d]), kwargs=dict(interval_s=0.05, stop=stop, echo=lines.append, on_round=rounds.append)
+        target=watch,
+        args=(db, [d]),
+        kwargs=dict(interval_s=0.05, stop=stop, echo=lines.append, on_round=rounds.append),
     )
     th.start()
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from data.ingest.adapters import aim_repo, hf_trainer, lm_eval, mlflow_store, tensorboard, wandb_files
 from data.ingest.adapters.common import Context
-from data.ingest.adapters.sidecar import SidecarError, is_sidecar, sidecar_for
+from data.ingest.adapters.sidecar import SidecarError, is_sidecar, sidecar_files_for
 from data.ingest.records import ParsedFile, UnparseableFileError
 
 __all__ = ["Unit", "plan_units", "unit_sha"]
@@ -136,8 +136,9 @@ def plan_units(
                 [f])  # fmt: skip
     # TensorBoard: one run per folder holding event files
     events = [f for f in free() if tensorboard.is_event_file(f)]
-    for d in sorted({f.parent for f in events}):
-        mem = [f for f in events if f.parent == d]
+    run_of = {f: tensorboard.run_folder(f, events) for f in events}
+    for d in sorted(set(run_of.values())):
+        mem = [f for f in events if run_of[f] == d]
         add(
             Unit(d, tensorboard.FORMAT, mem, lambda d=d, m=mem: tensorboard.parse_tb_dir(d, m, ctx_for(d))),
             mem,
@@ -249,7 +250,7 @@ def _with_sidecar(parsed: ParsedFile, ctx: Context, where: Path) -> ParsedFile:
     out = []
     for run in parsed.runs:
         try:
-            car = sidecar_for(where, ctx.root, run["run_id"])
+            car, car_files = sidecar_files_for(where, ctx.root, run["run_id"])
         except SidecarError as e:
             raise UnparseableFileError(parsed.path, str(e)) from e
         line = run.pop("source_line", None)
@@ -269,7 +270,8 @@ def _with_sidecar(parsed: ParsedFile, ctx: Context, where: Path) -> ParsedFile:
         try:
             new = validate_run_meta(merged, parsed.path) if car else merged
         except ValueError as e:
-            raise UnparseableFileError(parsed.path, str(e).split(": ", 1)[-1]) from e
+            used = f" (side-car: {', '.join(map(str, car_files))})"
+            raise UnparseableFileError(parsed.path, str(e).split(": ", 1)[-1] + used) from e
         new["source_line"] = line
         out.append(new)
     parsed.runs = out

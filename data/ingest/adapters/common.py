@@ -114,11 +114,11 @@ def finish_run(
     UnparseableFileError
         If the merged metadata is invalid (e.g. a non-positive ``n_params`` in the side-car).
     """
-    from data.ingest.adapters.sidecar import SidecarError, sidecar_for
+    from data.ingest.adapters.sidecar import SidecarError, sidecar_files_for
 
     meta = dict(meta)
     try:
-        car = sidecar_for(where, ctx.root, meta["run_id"])
+        car, car_files = sidecar_files_for(where, ctx.root, meta["run_id"])
     except SidecarError as e:
         raise UnparseableFileError(parsed.path, str(e)) from e
     config = dict(meta.pop("config", None) or {})
@@ -132,7 +132,8 @@ def finish_run(
     try:
         run = validate_run_meta(meta, f"{parsed.path}")
     except ValueError as e:
-        raise UnparseableFileError(parsed.path, str(e).split(": ", 1)[-1]) from e
+        used = f" (side-car: {', '.join(map(str, car_files))})" if car_files else ""
+        raise UnparseableFileError(parsed.path, str(e).split(": ", 1)[-1] + used) from e
     missing = [
         s for s, k in (("N", "n_params"), ("D", "n_tokens"), ("C", "compute_flops")) if run.get(k) is None
     ]

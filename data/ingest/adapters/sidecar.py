@@ -76,12 +76,25 @@ def sidecar_for(where: Path, root: Path, run_id: str) -> dict[str, Any]:
     SidecarError
         If a side-car file on the way is invalid.
     """
+    return sidecar_files_for(where, root, run_id)[0]
+
+
+def sidecar_files_for(where: Path, root: Path, run_id: str) -> tuple[dict[str, Any], list[Path]]:
+    """Like :func:`sidecar_for`, also returning the side-car files read (farthest first).
+
+    Raises
+    ------
+    SidecarError
+        If a side-car file on the way is invalid.
+    """
     start = where if where.is_dir() else where.parent
     out: dict[str, Any] = {}
+    used: list[Path] = []
     for folder in _folders(start, root):
         for name in SIDECAR_NAMES:
             p = folder / name
             if p.is_file():
+                used.append(p)
                 data = dict(read_sidecar(p))
                 per_run = data.pop("runs", None) or {}
                 _merge(out, data)
@@ -91,7 +104,7 @@ def sidecar_for(where: Path, root: Path, run_id: str) -> dict[str, Any]:
                         if isinstance(per_run.get(key), dict):
                             _merge(out, per_run[key])
                 break
-    return out
+    return out, used
 
 
 #: Numeric run fields: YAML reads ``2.5e9`` (no sign in the exponent) as text, so numeric text is coerced.

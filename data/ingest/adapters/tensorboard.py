@@ -6,7 +6,8 @@ package pulls in its server (grpcio, werkzeug, markdown) and TensorFlow-style lo
 The TFRecord framing itself is four fields (``uint64 length``, ``uint32 masked_crc32c(length)``, ``data``,
 ``uint32 masked_crc32c(data)``), read here.
 
-One run per folder holding event files (TensorBoard's own definition of a run); several files in one folder
+One run per folder holding event files (TensorBoard's own definition of a run; the time-named sub-folder that
+``add_hparams`` writes belongs to its run, and its ``metric_dict`` values become summary values); several files in one folder
 (a restarted job) are read in name order (their names start with the creation time) and a step logged again
 keeps the later value. Scalars come from ``simple_value`` (tensorboardX, ``torch.utils.tensorboard``) or from
 scalar tensors of the ``scalars`` plugin (TF2); ``wall_time_s`` is seconds since the run's first event.
@@ -17,6 +18,7 @@ config dump) go into the run's config; N, D, C are read from them by key name (`
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,18 @@ def is_event_file(path: Path) -> bool:
     except OSError:
         return False
     return len(head) == 12 and struct.unpack("<I", head[8:])[0] == _masked_crc(head[:8])
+
+
+_HPARAMS_SUBDIR = re.compile(r"\d+\.\d+")
+
+
+def run_folder(event_file: Path, all_event_files: list[Path]) -> Path:
+    """The run an event file belongs to: its folder, except for the time-named sub-folder (``1700000100.5``) that
+    ``SummaryWriter.add_hparams`` writes inside a run folder, which belongs to that run."""
+    d = event_file.parent
+    if _HPARAMS_SUBDIR.fullmatch(d.name) and any(f.parent == d.parent for f in all_event_files):
+        return d.parent
+    return d
 
 
 def read_records(path: Path) -> tuple[list[bytes], str | None]:
@@ -169,13 +183,19 @@ def parse_tb_dir(unit: Path, members: list[Path], ctx: Context) -> ParsedFile:
                 else:
                     continue
                 if value is not None:
-                    pts.add(rid, int(ev.step), v.tag, value, wall_time_s=ev.wall_time)
+                    step = (
+                        int(ev.step) if f.parent == unit else None
+                    )  # add_hparams' metric_dict: summary values
+                    pts.add(rid, step, v.tag, value, wall_time_s=ev.wall_time if step is not None else None)
     if n_events == 0:
         raise UnparseableFileError(str(unit), "no readable TensorBoard event in this folder")
     for row in pts.rows.values():  # absolute wall time -> seconds since the run's first event
         if row.wall_time_s is not None and t0 is not None:
             row.wall_time_s = row.wall_time_s - t0
-    config: dict[str, Any] = {"start_wall_time": t0, "event_files": [m.name for m in members]}
+    config: dict[str, Any] = {
+        "start_wall_time": t0,
+        "event_files": [m.relative_to(unit).as_posix() for m in members],
+    }
     if hparams:
         config["hparams"] = hparams
     if texts:
