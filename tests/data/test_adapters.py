@@ -333,6 +333,26 @@ def test_tool_logs_are_not_sent_to_the_verl_parser(tmp_path):
     rep = ingest_paths(tmp_path / "db.duckdb", [loose])
     assert {f.status for f in rep.files} == {"skipped"}
     assert all("Weights & Biases" in f.message and "verl" in f.message for f in rep.files)
+    # Aim's RocksDB write-ahead logs are named *.log too (binary): claimed by the repository, or skipped loose
+    aim_logs = sorted((FIX / "aim").rglob("*.log"))
+    assert aim_logs
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(aim_logs[0], other / aim_logs[0].name)
+    (other / "events.out.tfevents.123.host").write_text("not a TFRecord")  # named like TensorBoard's, is not
+    rep = ingest_paths(tmp_path / "db.duckdb", [other])
+    assert sorted((f.status, f.message) for f in rep.files) == [
+        ("skipped", "a .log file without verl training output"), ("skipped", "not a data file")]  # fmt: skip
+
+
+def test_wandb_offline_run_without_the_extra_fails_with_the_hint(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "wandb.proto", None)  # as if the wandb package were not installed
+    root = copy("wandb", tmp_path / "wb")
+    rep = ingest_paths(tmp_path / "db.duckdb", [root])
+    (f,) = rep.files
+    assert f.status == "failed" and 'pip install -e ".[wandb]"' in f.message
 
 
 def test_source_override_and_sidecar(tmp_path):

@@ -11,6 +11,8 @@ repository is copied to a temporary folder and re-indexed there (the user's repo
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import tempfile
 from pathlib import Path
@@ -51,7 +53,8 @@ def parse_aim_repo(unit: Path, ctx: Context) -> ParsedFile:
                 # repository: rebuild the index in a temporary copy and read that
                 shutil.copytree(unit, Path(tmp) / ".aim")
                 repo = Repo(tmp)
-                repo._recreate_index()
+                with contextlib.redirect_stderr(io.StringIO()):  # Aim's own progress bar
+                    repo._recreate_index()
                 runs = list(repo.iter_runs())
                 parsed.notes.append("the Aim index was incomplete: read from a re-indexed temporary copy")
             _read_runs(parsed, runs, unit, ctx)
