@@ -76,7 +76,9 @@ def tensorboard(out: Path) -> None:
     w = SummaryWriter(logdir=str(run2))
     for step in range(3):
         w.add_scalar("loss", 3.0 - 0.5 * step, global_step=step, walltime=T0 + step)
-    w.add_hparams({"n_params": 5.0e7, "n_tokens": 1.0e9, "lr": 0.001}, {"hparam/final_loss": 2.0}, name="1700000100.5")
+    w.add_hparams(
+        {"n_params": 5.0e7, "n_tokens": 1.0e9, "lr": 0.001}, {"hparam/final_loss": 2.0}, name="1700000100.5"
+    )
     w.close()
     for f in sorted(run2.rglob("events.out.tfevents.*")):
         f.rename(f.parent / f"events.out.tfevents.{1700000000 + (f.parent != run2)}.fixture")

@@ -381,7 +381,9 @@ def test_bad_sidecar_fails_the_unit_with_its_name(tmp_path):
     (logs / "scaling_run.json").write_text('{"n_params": -5}')
     rep = ingest_paths(tmp_path / "db.duckdb", [logs])
     failed = [f for f in rep.files if f.status == "failed"]
-    assert len(failed) == 2  # both runs below the side-car; each message names the value and the side-car file
+    assert (
+        len(failed) == 2
+    )  # both runs below the side-car; each message names the value and the side-car file
     for f in failed:
         assert "'n_params' must be a positive number, got -5" in f.message
         assert f.message.endswith(f"(side-car: {logs / 'scaling_run.json'})")
@@ -428,7 +430,9 @@ def test_wandb_panel_export(tmp_path):
 def test_every_fixture_folder_is_regenerated_by_the_script():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_fixtures", FIX.parents[1] / "scripts" / "make_fixtures.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_fixtures", FIX.parents[1] / "scripts" / "make_fixtures.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert sorted(p.name for p in FIX.iterdir() if p.is_dir()) == sorted(mod.MAKERS)
