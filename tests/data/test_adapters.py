@@ -208,6 +208,22 @@ def test_hf_trainer_output_folder(tmp_path):
         "loss": pytest.approx(2.8), "eval_loss": pytest.approx(2.85)}  # fmt: skip
 
 
+def test_hf_trainer_all_results_are_summary_values(tmp_path):
+    """``Trainer.save_metrics`` needs torch (not installable here), so its ``json.dump(metrics, indent=4,
+    sort_keys=True)`` output is written by the test with the same call."""
+    root = copy("hf_trainer", tmp_path / "hf")
+    metrics = {"epoch": 1.0, "eval_loss": 2.6, "perplexity": 13.46, "train_loss": 2.7, "train_samples": 400}
+    with open(root / "hf_out" / "all_results.json", "w", encoding="utf-8") as f:
+        json.dump(metrics, f, indent=4, sort_keys=True)
+    db = tmp_path / "db.duckdb"
+    rep = ingest_paths(db, [root])
+    assert [(f.status, f.n_rows) for f in rep.files] == [("loaded", 29 + 3)]  # + eval_loss, perplexity, train_samples
+    summary = dict(query(db, "SELECT metric, value FROM metrics WHERE step IS NULL"))
+    assert summary["eval_loss"] == 2.6 and summary["epoch"] == 1.0 and summary["train_loss"] == 2.7
+    # the final evaluation is the run's final loss (a summary value wins over the last logged step)
+    assert query(db, "SELECT final_loss, final_step FROM v_final_loss") == [(2.6, None)]
+
+
 def test_hf_trainer_checkpoint_only(tmp_path):
     root = copy("hf_trainer", tmp_path / "hf")
     (root / "hf_out" / "trainer_state.json").unlink()
