@@ -37,6 +37,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+# lm-eval's dummy model names a tokenizer it never needs: never try the hub (read when huggingface_hub is imported)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 OUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 T0 = 1_700_000_000.0  # fixed wall time (Unix seconds) of the first point
 
@@ -209,7 +211,6 @@ aggregate_metric_list:
 
 
 def lm_eval_results(out: Path) -> None:
-    os.environ["HF_HUB_OFFLINE"] = "1"  # the dummy model names a tokenizer it never needs; do not try the hub
     import lm_eval
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
