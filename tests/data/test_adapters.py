@@ -217,7 +217,9 @@ def test_hf_trainer_all_results_are_summary_values(tmp_path):
         json.dump(metrics, f, indent=4, sort_keys=True)
     db = tmp_path / "db.duckdb"
     rep = ingest_paths(db, [root])
-    assert [(f.status, f.n_rows) for f in rep.files] == [("loaded", 29 + 3)]  # + eval_loss, perplexity, train_samples
+    assert [(f.status, f.n_rows) for f in rep.files] == [
+        ("loaded", 29 + 3)
+    ]  # + eval_loss, perplexity, train_samples
     summary = dict(query(db, "SELECT metric, value FROM metrics WHERE step IS NULL"))
     assert summary["eval_loss"] == 2.6 and summary["epoch"] == 1.0 and summary["train_loss"] == 2.7
     # the final evaluation is the run's final loss (a summary value wins over the last logged step)
@@ -454,3 +456,50 @@ def test_every_fixture_folder_is_regenerated_by_the_script():
     assert sorted(p.name for p in FIX.iterdir() if p.is_dir()) == sorted(mod.MAKERS)
     # kilobytes, not megabytes
     assert sum(p.stat().st_size for p in FIX.rglob("*") if p.is_file()) < 600_000
+
+
+@pytest.mark.parametrize("ext", ["parquet", "json", "jsonl"])
+def test_wandb_history_export_parquet_and_json(tmp_path, ext):
+    """The same history as ``run.history()`` saved with ``to_parquet`` / ``to_json()`` / ``to_json(orient="records",
+    lines=True)`` (NaN = not logged becomes null); see the CSV test for why the test builds it."""
+    import polars as pl
+
+    d = tmp_path / "exports"
+    d.mkdir()
+    df = pl.DataFrame(
+        {"_step": [0, 1, 2], "_runtime": [1.0, 2.0, 3.0], "loss": [3.0, None, 2.5], "acc": [None, 0.5, 0.6]}
+    )
+    f = d / f"run42.{ext}"
+    if ext == "parquet":
+        df.write_parquet(f)
+    elif ext == "jsonl":
+        df.write_ndjson(f)
+    else:  # pandas' default orient="columns": {column: {row index: value}}
+        f.write_text(json.dumps({c: {str(i): v for i, v in enumerate(df[c].to_list())} for c in df.columns}))
+    db = tmp_path / "db.duckdb"
+    rep = ingest_paths(db, [d])
+    assert [(x.status, x.format, x.n_rows) for x in rep.files] == [("loaded", "wandb_history", 4)]
+    assert dict(query(db, "SELECT step, value FROM metrics WHERE metric = 'loss' ORDER BY step")) == {
+        0: 3.0,
+        2: 2.5,
+    }
+
+
+def test_wandb_runs_table_export(tmp_path):
+    """Layout of the UI runs table's "Export CSV" (Name, State, ... then config and summary columns); see above."""
+    d = tmp_path / "runs_table"
+    d.mkdir()
+    (d / "wandb_export.csv").write_text(
+        '"Name","State","Notes","User","Tags","Created","Runtime","Sweep","lr","n_params","loss"\n'
+        '"run-a","finished","-","me","","2024-01-01T00:00:00.000Z","120","","0.001","1.2e8","2.9"\n'
+        '"run-b","crashed","-","me","","2024-01-02T00:00:00.000Z","60","","0.002","3.5e8",""\n'
+    )
+    db = tmp_path / "db.duckdb"
+    rep = ingest_paths(db, [d])
+    assert [(x.status, x.format, x.n_runs) for x in rep.files] == [("loaded", "wandb_runs_table", 2)]
+    # numeric columns are summary values (blank = not logged); N read from the n_params column
+    assert query(db, "SELECT run_id, metric, value FROM metrics WHERE metric = 'loss'") == [
+        ("run-a", "loss", 2.9)
+    ]
+    assert dict(query(db, "SELECT run_id, n_params FROM runs")) == {"run-a": 1.2e8, "run-b": 3.5e8}
+    assert run_row(db, "run-b")["config"]["State"] == "crashed"

@@ -352,7 +352,13 @@ def parse_wandb_export(path: Path, ctx: Context) -> ParsedFile:
                     pts.add(rid, None, c, v, line=i + offset)
                 else:
                     config[c] = v
-            meta = {"run_id": rid, "kind": "pretrain", "config": config, **ndc_from(config)}
+            # the export does not say which columns are config and which summary: N, D, C by column name
+            meta = {
+                "run_id": rid,
+                "kind": "pretrain",
+                "config": config,
+                **ndc_from({k: v for k, v in row.items() if v}),
+            }
             meta["loss_metric"] = pick_loss_metric({k[2] for k in pts.rows if k[0] == rid})
             finish_run(parsed, meta, ctx, path)
     pts.flush(parsed)
