@@ -503,3 +503,27 @@ def test_wandb_runs_table_export(tmp_path):
     ]
     assert dict(query(db, "SELECT run_id, n_params FROM runs")) == {"run-a": 1.2e8, "run-b": 3.5e8}
     assert run_row(db, "run-b")["config"]["State"] == "crashed"
+
+
+@pytest.mark.skipif(not HAS_WANDB, reason='needs the wandb extra: pip install -e ".[wandb]"')
+def test_wandb_run_still_being_written(tmp_path):
+    root = copy("wandb", tmp_path / "wb")
+    (f,) = root.rglob("run-*.wandb")
+    data = f.read_bytes()
+    f.write_bytes(data[: len(data) * 2 // 3])  # the job is still writing
+    rep = ingest_paths(tmp_path / "db.duckdb", [root])
+    (out,) = rep.files
+    assert out.status == "loaded" and "partial record" in out.message and 0 < out.n_rows < 9
+
+
+def test_malformed_tool_file_fails_alone(tmp_path):
+    root = copy("lm_eval", tmp_path / "evals")
+    (res,) = root.glob("*/results_*.json")
+    d = json.loads(res.read_text())
+    d["n-samples"] = ["not", "a", "mapping"]  # valid JSON, unexpected shape
+    res.write_text(json.dumps(d))
+    copy("tensorboard", root / "tb")
+    rep = ingest_paths(tmp_path / "db.duckdb", [root])
+    by = {f.format or f.status: f for f in rep.files}
+    assert by["failed"].message.startswith("lm_eval adapter could not read it: AttributeError")
+    assert by["tensorboard"].status == "loaded"  # the good data next to it loads

@@ -103,6 +103,8 @@ def plan_units(
         return Context(root=_root_of(p, roots_r), source=source)
 
     def add(unit: Unit, claim: list[Path]) -> None:
+        if unit.parse is not None:
+            unit.parse = _guarded(unit.parse, unit.path, unit.format or "")
         units.append(unit)
         claimed.update(claim)
 
@@ -162,6 +164,23 @@ def plan_units(
     for f in free():
         units.append(_single(f, ctx_for(f)))
     return units
+
+
+def _guarded(parse: Callable[[], ParsedFile], path: Path, fmt: str) -> Callable[[], ParsedFile]:
+    """``parse`` with any unexpected error turned into :class:`UnparseableFileError` naming the unit and adapter, so
+    one malformed tool file fails alone and the rest of the ingest goes on."""
+
+    def run() -> ParsedFile:
+        try:
+            return parse()
+        except UnparseableFileError:
+            raise
+        except Exception as e:  # noqa: BLE001 - tool files can be malformed in any way
+            raise UnparseableFileError(
+                str(path), f"{fmt} adapter could not read it: {type(e).__name__}: {e}"
+            ) from e
+
+    return run
 
 
 def _is_json_obj(f: Path) -> bool:
