@@ -136,7 +136,7 @@ def ingest_paths(
         for u in progress(units) if progress else units:
             f = u.path
             if u.format is None or u.parse is None:
-                report.files.append(FileOutcome(str(f), "skipped", message=u.reason))
+                report.files.append(FileOutcome(str(f), "skipped", message=u.reason or "not a data file"))
                 continue
             sha = unit_sha(u)
             prior = already_loaded(con, str(f), sha)

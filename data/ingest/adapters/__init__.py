@@ -213,20 +213,18 @@ def _first_json_line(f: Path) -> object:
 
 
 def _single(f: Path, ctx: Context) -> Unit:
-    from data.ingest.jsonl import parse_jsonl_run_log
-    from data.ingest.tables import parse_table
+    """A unit for one file: W&B exports and ``*.log``/``*.json`` files by content here, everything else by the
+    reader registry of ``data.ingest`` (JSON Lines run logs, tables, ...), with the side-car applied."""
+    import data.ingest as registry
     from data.ingest.verl_log import parse_verl_log
 
     name = f.name.lower()
-    if name.endswith(_TABLE_SUFFIXES):
-        if wandb_files.export_kind(_columns(f)):
-            return Unit(f, "wandb_export", [f], lambda: wandb_files.parse_wandb_export(f, ctx))
-        return Unit(f, "table", [f], lambda: _with_sidecar(parse_table(f), ctx, f))
+    if name.endswith(_TABLE_SUFFIXES) and wandb_files.export_kind(_columns(f)):
+        return Unit(f, "wandb_export", [f], lambda: wandb_files.parse_wandb_export(f, ctx))
     if name.endswith(_JSONL_SUFFIXES):
         first = _first_json_line(f)
         if isinstance(first, dict) and "_step" in first and first.get("type") != "run":
             return Unit(f, "wandb_export", [f], lambda: wandb_files.parse_wandb_export(f, ctx))
-        return Unit(f, "jsonl_run_log", [f], lambda: _with_sidecar(parse_jsonl_run_log(f), ctx, f))
     if name.endswith(".json"):
         df = wandb_files.read_export(f)
         if df is not None and wandb_files.export_kind(df.columns):
@@ -241,7 +239,10 @@ def _single(f: Path, ctx: Context) -> Unit:
         if kind == "verl":
             return Unit(f, "verl_log", [f], lambda: _with_sidecar(parse_verl_log(f, source=None), ctx, f))
         return Unit(f, None, reason=kind)
-    return Unit(f, None, reason="not a data file")
+    fmt = registry.detect_format(f)
+    if fmt is None:
+        return Unit(f, None)  # the ingest loop names the reason (and a tool hint)
+    return Unit(f, fmt, [f], lambda: _with_sidecar(registry.parse_file(f), ctx, f))
 
 
 def sniff_log(f: Path) -> str:

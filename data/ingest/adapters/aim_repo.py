@@ -89,7 +89,7 @@ def _read_runs(parsed: ParsedFile, runs: list, unit: Path, ctx: Context) -> None
         meta.update(labels_from(hparams))
         if run.experiment:
             meta["source"] = str(run.experiment)
-        meta["loss_metric"] = pick_loss_metric({k[2] for k in pts.rows})
+        meta["loss_metric"] = pick_loss_metric(pts.metrics())
         finish_run(parsed, meta, ctx, unit, default_source=unit.parent.name)
         pts.flush(parsed)
     if n_system:

@@ -47,41 +47,72 @@ def positive(v: Any) -> float | None:
     return x if x is not None and math.isfinite(x) and x > 0 else None
 
 
+try:  # the loader merges per (run, segment, step, metric) and flags duplicates, overlaps and NaN/Inf gaps
+    from data.ingest.loader import merge_points as _loader_merges  # noqa: F401
+    from data.ingest.records import SegmentTracker
+
+    LOADER_MERGES = True
+except ImportError:  # an older loader stores what it is given: merge here
+    SegmentTracker = None  # type: ignore[assignment,misc]
+    LOADER_MERGES = False
+
+
 @dataclass
 class Points:
-    """Collects metric points of one file, merged per (run, step, metric).
+    """Collects the metric points of one file in file order.
 
-    The same (run, step, metric) seen again keeps the later value (files are read in write order); an identical
-    repeat is counted as a duplicate, a different value as an overlap (a resumed job re-logging steps). NaN/Inf
-    are not stored (the metrics table holds finite values) and are counted. Counts end up in the file's notes.
+    When the loader merges (``LOADER_MERGES``: per (run, segment, step, metric), the later value winning, with
+    duplicates, overlaps and NaN/Inf recorded as flags), every point is passed on as logged, NaN/Inf included, and
+    with ``segments`` the step counter of each run is followed (``records.SegmentTracker``): a counter that goes
+    back to its start begins a new segment. Otherwise the same merge is done here (later value kept, NaN/Inf
+    not stored) and the counts go to the file's notes.
     """
 
-    rows: dict[tuple[str, int | None, str], StepRow] = field(default_factory=dict)
+    segments: bool = False
+    rows: list[StepRow] = field(default_factory=list)
+    _index: dict[tuple[str, int | None, str], int] = field(default_factory=dict)
+    _trackers: dict[str, Any] = field(default_factory=dict)
     n_nonfinite: int = 0
     n_duplicates: int = 0
     n_overlaps: int = 0
 
     def add(self, run_id: str, step: int | None, metric: str, value: Any, **axes: Any) -> bool:
-        """Add one point; returns False when ``value`` is not a finite number (counted, not stored)."""
+        """Add one point; False when ``value`` is not a number (nothing added)."""
         v = num(value)
         if v is None:
             return False
+        row = StepRow(run_id, step, metric, v, **{k: a for k, a in axes.items() if a is not None})
+        if LOADER_MERGES:
+            if self.segments and step is not None:
+                tracker = self._trackers.setdefault(run_id, SegmentTracker())
+                row.segment = tracker(step, axes.get("line"))
+            self.rows.append(row)
+            return True
         if not math.isfinite(v):
             self.n_nonfinite += 1
             return False
         key = (run_id, step, metric)
-        old = self.rows.get(key)
-        if old is not None:
-            if old.value == v:
+        i = self._index.get(key)
+        if i is None:
+            self._index[key] = len(self.rows)
+            self.rows.append(row)
+        else:
+            if self.rows[i].value == v:
                 self.n_duplicates += 1
             else:
                 self.n_overlaps += 1
-        self.rows[key] = StepRow(run_id, step, metric, v, **{k: a for k, a in axes.items() if a is not None})
+            self.rows[i] = row
         return True
 
+    def metrics(self, run_id: str | None = None) -> set[str]:
+        """Metric names collected (of one run, or all)."""
+        return {r.metric for r in self.rows if run_id is None or r.run_id == run_id}
+
     def flush(self, parsed: ParsedFile) -> None:
-        """Move the points into ``parsed.steps`` and note the merge counts."""
-        parsed.steps.extend(self.rows.values())
+        """Move the points into ``parsed.steps`` with the notes (merge counts or step-counter restarts)."""
+        parsed.steps.extend(self.rows)
+        for t in self._trackers.values():
+            parsed.notes.extend(t.notes())
         if self.n_nonfinite:
             parsed.notes.append(f"{self.n_nonfinite} non-finite values (NaN/Inf) not stored")
         if self.n_duplicates:
@@ -90,7 +121,7 @@ class Points:
             parsed.notes.append(
                 f"{self.n_overlaps} points logged again with another value; the later one kept"
             )
-        self.rows = {}
+        self.rows, self._index, self._trackers = [], {}, {}
 
 
 def finish_run(

@@ -80,7 +80,7 @@ def parse_hf_output(unit: Path, members: list[Path], ctx: Context) -> ParsedFile
     if state is not None and not isinstance(state, dict):
         raise UnparseableFileError(str(unit), "trainer_state.json is not a JSON object")
     rid = run_name(unit, ctx.root)
-    pts = Points()
+    pts = Points(segments=True)
     config: dict[str, Any] = {}
     tokens = flos = None
     if state is not None:
@@ -111,7 +111,7 @@ def parse_hf_output(unit: Path, members: list[Path], ctx: Context) -> ParsedFile
             for k, v in d.items():
                 pts.add(rid, None, k, v)
             flos = flos or positive(d.get("total_flos"))
-    if state is None and not pts.rows:
+    if state is None and not pts.metrics():
         raise UnparseableFileError(
             str(unit), "no trainer_state.json log_history and no *_results.json values"
         )
@@ -126,7 +126,7 @@ def parse_hf_output(unit: Path, members: list[Path], ctx: Context) -> ParsedFile
         parsed.notes.append(
             "n_params_nonembed = total_flos / (6 x num_input_tokens_seen) (HF's FLOP estimate)"
         )
-    metrics = {k[2] for k in pts.rows}
+    metrics = pts.metrics()
     meta["loss_metric"] = next((k for k in ("eval_loss", "loss") if k in metrics), None)
     finish_run(parsed, meta, ctx, unit)
     pts.flush(parsed)

@@ -152,7 +152,7 @@ def _finish(
             meta[k] = v
     if exp_name and "source" not in meta:
         meta["source"] = str(exp_name)
-    meta.setdefault("loss_metric", pick_loss_metric({k[2] for k in pts.rows if k[0] == rid}))
+    meta.setdefault("loss_metric", pick_loss_metric(pts.metrics(rid)))
     finish_run(parsed, meta, ctx, where)
     pts.flush(parsed)
 

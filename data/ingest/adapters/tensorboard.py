@@ -138,7 +138,7 @@ def parse_tb_dir(unit: Path, members: list[Path], ctx: Context) -> ParsedFile:
 
     parsed = ParsedFile(path=str(unit), format=FORMAT)
     rid = run_name(unit, ctx.root)
-    pts = Points()
+    pts = Points(segments=True)
     hparams: dict[str, Any] = {}
     texts: dict[str, Any] = {}
     t0: float | None = None
@@ -189,7 +189,7 @@ def parse_tb_dir(unit: Path, members: list[Path], ctx: Context) -> ParsedFile:
                     pts.add(rid, step, v.tag, value, wall_time_s=ev.wall_time if step is not None else None)
     if n_events == 0:
         raise UnparseableFileError(str(unit), "no readable TensorBoard event in this folder")
-    for row in pts.rows.values():  # absolute wall time -> seconds since the run's first event
+    for row in pts.rows:  # absolute wall time -> seconds since the run's first event
         if row.wall_time_s is not None and t0 is not None:
             row.wall_time_s = row.wall_time_s - t0
     config: dict[str, Any] = {
@@ -205,7 +205,7 @@ def parse_tb_dir(unit: Path, members: list[Path], ctx: Context) -> ParsedFile:
         ndc_from({"hparams": hparams, "text": {k: v for k, v in texts.items() if isinstance(v, dict)}})
     )
     meta.update(labels_from(hparams))
-    meta["loss_metric"] = pick_loss_metric({k[2] for k in pts.rows})
+    meta["loss_metric"] = pick_loss_metric(pts.metrics())
     finish_run(parsed, meta, ctx, unit)
     pts.flush(parsed)
     return parsed

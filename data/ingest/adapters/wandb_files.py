@@ -180,7 +180,7 @@ def parse_wandb_offline(unit: Path, members: list[Path], ctx: Context) -> Parsed
     if rid is None:
         raise UnparseableFileError(str(unit), "the .wandb file holds no run record")
     config = unwrap_config(config)
-    pts = Points()
+    pts = Points(segments=True)
     for row in history:
         step = row.get("_step")
         if not isinstance(step, int | float):
@@ -195,7 +195,7 @@ def parse_wandb_offline(unit: Path, members: list[Path], ctx: Context) -> Parsed
     if project:
         meta["source"] = project
     meta.update(labels_from(config))
-    meta["loss_metric"] = pick_loss_metric({k[2] for k in pts.rows})
+    meta["loss_metric"] = pick_loss_metric(pts.metrics())
     finish_run(parsed, meta, ctx, unit)
     pts.flush(parsed)
     return parsed
@@ -306,7 +306,7 @@ def parse_wandb_export(path: Path, ctx: Context) -> ParsedFile:
         )
     offset = 2 if path.name.lower().endswith((".csv", ".csv.gz")) else 1
     parsed = ParsedFile(path=str(path), format=kind)
-    pts = Points()
+    pts = Points(segments=True)
     if kind == HISTORY_FORMAT:
         rid = path.name.split(".")[0]
         metrics = [c for c in df.columns if not c.startswith("_") and c.strip()]
@@ -320,7 +320,7 @@ def parse_wandb_export(path: Path, ctx: Context) -> ParsedFile:
                 _cell(parsed, pts, rid, int(step), m, row[m], i + offset, wall)
         config = _sibling_config(path)
         meta = {"run_id": rid, "kind": "pretrain", "config": config, **ndc_from(config)}
-        meta["loss_metric"] = pick_loss_metric({k[2] for k in pts.rows})
+        meta["loss_metric"] = pick_loss_metric(pts.metrics())
         finish_run(parsed, meta, ctx, path)
     elif kind == PANEL_FORMAT:
         series = [c for c in df.columns if " - " in c and not c.endswith(("__MIN", "__MAX"))]
@@ -336,7 +336,7 @@ def parse_wandb_export(path: Path, ctx: Context) -> ParsedFile:
                 _cell(parsed, pts, rid, int(step), metric, row[c], i + offset)
         for rid in runs:
             meta = {"run_id": rid, "kind": "pretrain", "config": {}}
-            meta["loss_metric"] = pick_loss_metric({k[2] for k in pts.rows if k[0] == rid})
+            meta["loss_metric"] = pick_loss_metric(pts.metrics(rid))
             finish_run(parsed, meta, ctx, path)
     else:
         for i, row in enumerate(df.iter_rows(named=True)):
@@ -359,7 +359,7 @@ def parse_wandb_export(path: Path, ctx: Context) -> ParsedFile:
                 "config": config,
                 **ndc_from({k: v for k, v in row.items() if v}),
             }
-            meta["loss_metric"] = pick_loss_metric({k[2] for k in pts.rows if k[0] == rid})
+            meta["loss_metric"] = pick_loss_metric(pts.metrics(rid))
             finish_run(parsed, meta, ctx, path)
     pts.flush(parsed)
     return parsed
