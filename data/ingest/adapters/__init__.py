@@ -72,7 +72,11 @@ def _under(d: Path, files: list[Path]) -> list[Path]:
 
 
 def plan_units(
-    files: Sequence[Path], roots: Sequence[str | Path], *, source: str | None = None
+    files: Sequence[Path],
+    roots: Sequence[str | Path],
+    *,
+    source: str | None = None,
+    unwalked: Sequence[Path] = (),
 ) -> list[Unit]:
     """Group ``files`` (absolute, as walked from ``roots``) into units, each with its adapter.
 
@@ -84,6 +88,8 @@ def plan_units(
         The paths as given (folders bound the side-car search and name folder-shaped runs).
     source : str, optional
         ``--source``: overrides every run's ``source``.
+    unwalked : sequence of Path, optional
+        Folders the walk saw but did not enter (hidden ones): an Aim repository (``.aim``) among them is read.
 
     Returns
     -------
@@ -92,10 +98,11 @@ def plan_units(
     """
     roots_r = [Path(r).resolve() for r in roots]
     todo = sorted({Path(f).resolve() for f in files})
-    for r in roots_r:  # Aim keeps its repository in a hidden folder that a walk may skip
-        for aim_dir in (r, r / ".aim"):
-            if aim_repo.is_aim_repo(aim_dir):
-                todo = sorted(set(todo) | {p.resolve() for p in aim_dir.rglob("*") if p.is_file()})
+    # Aim keeps its repository in a hidden folder that a walk may not enter
+    candidates = [Path(d).resolve() for d in unwalked] + [d for r in roots_r for d in (r, r / ".aim")]
+    for aim_dir in candidates:
+        if aim_repo.is_aim_repo(aim_dir):
+            todo = sorted(set(todo) | {p.resolve() for p in aim_dir.rglob("*") if p.is_file()})
     claimed: set[Path] = set()
     units: list[Unit] = []
 
