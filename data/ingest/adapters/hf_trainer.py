@@ -26,14 +26,15 @@ _SUMMARY_KEYS = {"train_runtime", "total_flos", "train_samples_per_second"}
 
 
 def is_state(path: Path) -> bool:
-    """True if ``path`` is a ``trainer_state.json`` holding a ``log_history`` list."""
+    """True if ``path`` is a ``trainer_state.json`` holding a non-empty ``log_history`` list (an empty one, at the
+    start of a job, has nothing to load yet and is left to the ingest's skip list)."""
     if path.name != STATE:
         return False
     try:
         d = load_json(path)
     except UnparseableFileError:
         return False
-    return isinstance(d, dict) and isinstance(d.get("log_history"), list)
+    return isinstance(d, dict) and isinstance(d.get("log_history"), list) and bool(d["log_history"])
 
 
 def output_dir(path: Path) -> Path:
