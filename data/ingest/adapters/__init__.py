@@ -236,11 +236,7 @@ def _single(f: Path, ctx: Context) -> Unit:
         df = wandb_files.read_export(f)
         if df is not None and wandb_files.export_kind(df.columns):
             return Unit(f, "wandb_export", [f], lambda: wandb_files.parse_wandb_export(f, ctx))
-        return Unit(
-            f,
-            None,
-            reason="JSON file of no known layout (not a trainer_state, lm-eval results or W&B export)",
-        )
+        return Unit(f, None)  # no known layout: the ingest loop names the reason (and a tool hint)
     if name.endswith(".log"):
         kind = sniff_log(f)
         if kind == "verl":
