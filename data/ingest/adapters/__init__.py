@@ -14,6 +14,7 @@ samples, then single files: W&B exports (by columns), JSON Lines run logs, tidy/
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -67,10 +68,6 @@ def _root_of(f: Path, roots: list[Path]) -> Path:
     return best or f.parent
 
 
-def _under(d: Path, files: list[Path]) -> list[Path]:
-    return [f for f in files if d in f.parents]
-
-
 def plan_units(
     files: Sequence[Path],
     roots: Sequence[str | Path],
@@ -116,24 +113,35 @@ def plan_units(
         claimed.update(claim)
 
     free = lambda: [f for f in todo if f not in claimed]  # noqa: E731
+    keys = [f.parts for f in todo]  # sorted: the files below a folder are one contiguous block
+
+    def under(d: Path) -> list[Path]:
+        """Unclaimed files below folder ``d`` (binary search, not a scan: thousands of run folders stay fast)."""
+        out, n = [], len(d.parts)
+        for i in range(bisect.bisect_left(keys, d.parts), len(keys)):
+            if keys[i][:n] != d.parts:
+                break
+            if todo[i] not in claimed:
+                out.append(todo[i])
+        return out
 
     for f in free():
         if is_sidecar(f):
             add(Unit(f, None, reason="side-car file: applied to the runs in this folder and below"), [f])
     # Aim repositories
     for d in sorted({p for f in free() for p in f.parents if aim_repo.is_aim_repo(p)}):
-        mem = _under(d, free())
+        mem = under(d)
         add(Unit(d, aim_repo.FORMAT, mem, lambda d=d: aim_repo.parse_aim_repo(d, ctx_for(d))), mem)
     # W&B offline runs: the folder holding run-<id>.wandb (its files/, logs/ and tmp/ belong to it)
     for d in sorted({f.parent for f in free() if f.suffix == ".wandb" and wandb_files.is_wandb_file(f)}):
-        mem = _under(d, free())
+        mem = under(d)
         add(Unit(d, wandb_files.OFFLINE_FORMAT, mem,
                  lambda d=d, m=mem: wandb_files.parse_wandb_offline(d, m, ctx_for(d))), mem)  # fmt: skip
     # MLflow file store: run folders, with the experiment's meta.yaml hashed along
     exp_metas = [f for f in free() if mlflow_store.is_experiment_meta(f)]
     for meta in [f for f in free() if mlflow_store.is_run_meta(f)]:
         d = meta.parent
-        mem = _under(d, free()) + [e for e in exp_metas if e.parent == d.parent]
+        mem = under(d) + [e for e in exp_metas if e.parent == d.parent]
         add(Unit(d, mlflow_store.FILE_FORMAT, mem, lambda d=d: mlflow_store.parse_mlflow_run_dir(d, ctx_for(d))),
             mem)  # fmt: skip
     for e in exp_metas:
@@ -145,25 +153,32 @@ def plan_units(
                 [f])  # fmt: skip
     # TensorBoard: one run per folder holding event files
     events = [f for f in free() if tensorboard.is_event_file(f)]
-    run_of = {f: tensorboard.run_folder(f, events) for f in events}
-    for d in sorted(set(run_of.values())):
-        mem = [f for f in events if run_of[f] == d]
+    event_dirs = {f.parent for f in events}
+    by_run: dict[Path, list[Path]] = {}
+    for f in events:
+        by_run.setdefault(tensorboard.run_folder(f, event_dirs), []).append(f)
+    for d, mem in sorted(by_run.items()):
         add(
             Unit(d, tensorboard.FORMAT, mem, lambda d=d, m=mem: tensorboard.parse_tb_dir(d, m, ctx_for(d))),
             mem,
         )
     # Hugging Face Trainer output folders
     hf = [f for f in free() if hf_trainer.is_state(f) or (f.name in hf_trainer.RESULTS and _is_json_obj(f))]
-    for d in sorted({hf_trainer.output_dir(f) for f in hf}):
-        mem = [f for f in hf if hf_trainer.output_dir(f) == d]
+    by_out: dict[Path, list[Path]] = {}
+    for f in hf:
+        by_out.setdefault(hf_trainer.output_dir(f), []).append(f)
+    for d, mem in sorted(by_out.items()):
         add(
             Unit(d, hf_trainer.FORMAT, mem, lambda d=d, m=mem: hf_trainer.parse_hf_output(d, m, ctx_for(d))),
             mem,
         )
     # lm-evaluation-harness
     samples = [f for f in free() if lm_eval.is_samples(f)]
+    samples_by_dir: dict[Path, list[Path]] = {}
+    for f in samples:
+        samples_by_dir.setdefault(f.parent, []).append(f)
     for r in [f for f in free() if lm_eval.is_results(f)]:
-        mem = [r, *lm_eval.samples_for(r, samples)]
+        mem = [r, *lm_eval.samples_for(r, samples_by_dir.get(r.parent, []))]
         add(Unit(r, lm_eval.FORMAT, mem, lambda r=r, m=mem: lm_eval.parse_lm_eval(r, m, ctx_for(r))), mem)
     for s in [f for f in samples if f not in claimed]:
         add(Unit(s, lm_eval.FORMAT, [s], lambda s=s: lm_eval.parse_lm_eval(s, [s], ctx_for(s))), [s])

@@ -59,11 +59,11 @@ def is_event_file(path: Path) -> bool:
 _HPARAMS_SUBDIR = re.compile(r"\d+\.\d+")
 
 
-def run_folder(event_file: Path, all_event_files: list[Path]) -> Path:
+def run_folder(event_file: Path, event_dirs: set[Path]) -> Path:
     """The run an event file belongs to: its folder, except for the time-named sub-folder (``1700000100.5``) that
-    ``SummaryWriter.add_hparams`` writes inside a run folder, which belongs to that run."""
+    ``SummaryWriter.add_hparams`` writes inside a run folder (one of ``event_dirs``), which belongs to that run."""
     d = event_file.parent
-    if _HPARAMS_SUBDIR.fullmatch(d.name) and any(f.parent == d.parent for f in all_event_files):
+    if _HPARAMS_SUBDIR.fullmatch(d.name) and d.parent in event_dirs:
         return d.parent
     return d
 
