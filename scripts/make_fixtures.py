@@ -264,6 +264,39 @@ MAKERS = {
 }
 
 
+#: distribution names of the tools, for the provenance note
+DISTS = {"tensorboard": "tensorboardX", "mlflow": "mlflow", "wandb": "wandb", "hf_trainer": "transformers",
+         "lm_eval": "lm_eval", "aim": "aim"}  # fmt: skip
+
+
+def write_provenance(out: Path) -> None:
+    """tests/fixtures/README.md: which tool version wrote each folder (kept for the folders present)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    prev = {}
+    readme = out / "README.md"
+    if readme.exists():
+        for line in readme.read_text().splitlines():
+            parts = [p.strip() for p in line.strip("|").split("|")]
+            if len(parts) == 3 and parts[0] in MAKERS:
+                prev[parts[0]] = parts
+    rows = []
+    for name in MAKERS:
+        if not (out / name).is_dir():
+            continue
+        try:
+            v = version(DISTS[name])
+        except PackageNotFoundError:
+            v = None
+        rows.append(prev.get(name) if v is None and name in prev else [name, DISTS[name], v or "?"])
+    text = (
+        "# Fixtures written by the tools themselves\n\nRegenerate with `scripts/make_fixtures.py` (see its docstring);"
+        " never edit by hand.\n\n| folder | written by | version |\n|---|---|---|\n"
+        + "".join(f"| {a} | {b} | {c} |\n" for a, b, c in rows)
+    )
+    readme.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", default=",".join(MAKERS), help="comma-separated tools (default: all)")
@@ -277,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError as e:
             failed.append(name)
             print(f"{name}: tool not installed here ({e})", file=sys.stderr)
+    write_provenance(args.out)
     return 1 if failed else 0
 
 
