@@ -549,3 +549,22 @@ def test_malformed_tool_file_fails_alone(tmp_path):
     by = {f.format or f.status: f for f in rep.files}
     assert by["failed"].message.startswith("lm_eval adapter could not read it: AttributeError")
     assert by["tensorboard"].status == "loaded"  # the good data next to it loads
+
+
+def test_logged_tokens_are_the_tokens_axis_and_d(tmp_path):
+    """A tokens metric logged beside the loss (here a W&B history export, see above for why built by the test)
+    becomes ``tokens_seen`` of every point at its step, and its last value is D when the tool logged no D."""
+    d = tmp_path / "exports"
+    d.mkdir()
+    (d / "tok.csv").write_text("_step,loss,train/tokens_seen\n0,3.0,0\n10,2.5,40960\n20,2.2,81920\n")
+    (d / "config.json").write_text(json.dumps({"n_params": 1e7}))
+    db = tmp_path / "db.duckdb"
+    rep = ingest_paths(db, [d])
+    assert "n_tokens (D) = 81920, the tokens seen at its last logged step" in rep.files[0].message
+    r = run_row(db, "tok")
+    assert (r["n_tokens"], r["compute_flops"]) == (81920, 6 * 1e7 * 81920)
+    assert dict(query(db, "SELECT step, tokens_seen FROM metrics WHERE metric = 'loss'")) == {
+        0: 0,
+        10: 40960,
+        20: 81920,
+    }

@@ -185,7 +185,13 @@ def plan_units(
     # single files
     for f in free():
         units.append(_single(f, ctx_for(f)))
-    return units
+    # a W&B history export's run config beside it belongs to the export's unit (hashed with it)
+    configs = {}
+    for u in units:
+        if u.format == "wandb_export" and (cfg := wandb_files.sibling_config_path(u.path)) is not None:
+            configs[cfg] = u
+            u.members.append(cfg)
+    return [u for u in units if not (u.format is None and u.path in configs)]
 
 
 def _guarded(parse: Callable[[], ParsedFile], path: Path, fmt: str) -> Callable[[], ParsedFile]:

@@ -18,7 +18,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from data.ingest.adapters.common import Context, Points, finish_run, labels_from, ndc_from, pick_loss_metric
+from data.ingest.adapters.common import (
+    Context,
+    Points,
+    finish_run,
+    labels_from,
+    ndc_from,
+    pick_loss_metric,
+    tokens_to_meta,
+)
 from data.ingest.records import ParsedFile, UnparseableFileError
 
 FORMAT = "aim"
@@ -90,6 +98,7 @@ def _read_runs(parsed: ParsedFile, runs: list, unit: Path, ctx: Context) -> None
         if run.experiment:
             meta["source"] = str(run.experiment)
         meta["loss_metric"] = pick_loss_metric(pts.metrics())
+        tokens_to_meta(pts, rid, meta, parsed)
         finish_run(parsed, meta, ctx, unit, default_source=unit.parent.name)
         pts.flush(parsed)
     if n_system:

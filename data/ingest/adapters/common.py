@@ -104,6 +104,24 @@ class Points:
             self.rows[i] = row
         return True
 
+    def tokens_axis(self, run_id: str) -> float | None:
+        """Fill ``tokens_seen`` of every point of ``run_id`` from a tokens metric logged at the same step (see
+        :data:`TOKEN_METRICS`); returns the tokens at the run's last step (D trained so far), or None."""
+        names = self.metrics(run_id)
+        key = next((k for k in TOKEN_METRICS if k in names), None)
+        if key is None:
+            return None
+        seg = lambda r: getattr(r, "segment", 0)  # noqa: E731 - older records have no segments
+        at = {(seg(r), r.step): r.value for r in self.rows if r.run_id == run_id and r.metric == key}
+        at = {k: v for k, v in at.items() if k[1] is not None and math.isfinite(v) and v >= 0}
+        for r in self.rows:
+            if r.run_id == run_id and r.tokens_seen is None and (seg(r), r.step) in at:
+                r.tokens_seen = at[(seg(r), r.step)]
+        if not at:
+            return None
+        last = max(at)  # last segment, last step
+        return at[last]
+
     def metrics(self, run_id: str | None = None) -> set[str]:
         """Metric names collected (of one run, or all)."""
         return {r.metric for r in self.rows if run_id is None or r.run_id == run_id}
@@ -122,6 +140,22 @@ class Points:
                 f"{self.n_overlaps} points logged again with another value; the later one kept"
             )
         self.rows, self._index, self._trackers = [], {}, {}
+
+
+#: Logged metric names read as the tokens axis (``tokens_seen``); the last value is the run's D when the tool
+#: logged no planned token count.
+TOKEN_METRICS: tuple[str, ...] = (
+    "tokens_seen", "train/tokens_seen", "num_input_tokens_seen", "train/num_input_tokens_seen", "tokens",
+    "train/tokens", "consumed_tokens", "train/consumed_tokens", "num_tokens", "trainer/tokens_seen",
+)  # fmt: skip
+
+
+def tokens_to_meta(pts: Points, run_id: str, meta: dict[str, Any], parsed: ParsedFile) -> None:
+    """Use a logged tokens metric as the tokens axis and, when ``meta`` has no ``n_tokens``, as D (noted)."""
+    d = pts.tokens_axis(run_id)
+    if d and d > 0 and not meta.get("n_tokens"):
+        meta["n_tokens"] = d
+        parsed.notes.append(f"run {run_id}: n_tokens (D) = {d:.6g}, the tokens seen at its last logged step")
 
 
 def finish_run(

@@ -29,6 +29,7 @@ from data.ingest.adapters.common import (
     ndc_from,
     num,
     pick_loss_metric,
+    tokens_to_meta,
 )
 from data.ingest.records import ParsedFile, Reject, UnparseableFileError
 
@@ -171,6 +172,7 @@ def _finish(
     if exp_name and "source" not in meta:
         meta["source"] = str(exp_name)
     meta.setdefault("loss_metric", pick_loss_metric(pts.metrics(rid)))
+    tokens_to_meta(pts, rid, meta, parsed)
     finish_run(parsed, meta, ctx, where)
     pts.flush(parsed)
 

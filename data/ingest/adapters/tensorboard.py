@@ -31,6 +31,7 @@ from data.ingest.adapters.common import (
     ndc_from,
     pick_loss_metric,
     run_name,
+    tokens_to_meta,
 )
 from data.ingest.records import ParsedFile, UnparseableFileError
 
@@ -206,6 +207,7 @@ def parse_tb_dir(unit: Path, members: list[Path], ctx: Context) -> ParsedFile:
     )
     meta.update(labels_from(hparams))
     meta["loss_metric"] = pick_loss_metric(pts.metrics())
+    tokens_to_meta(pts, rid, meta, parsed)
     finish_run(parsed, meta, ctx, unit)
     pts.flush(parsed)
     return parsed

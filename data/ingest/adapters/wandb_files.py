@@ -36,6 +36,7 @@ from data.ingest.adapters.common import (
     ndc_from,
     num,
     pick_loss_metric,
+    tokens_to_meta,
 )
 from data.ingest.records import ParsedFile, Reject, UnparseableFileError
 
@@ -196,6 +197,7 @@ def parse_wandb_offline(unit: Path, members: list[Path], ctx: Context) -> Parsed
         meta["source"] = project
     meta.update(labels_from(config))
     meta["loss_metric"] = pick_loss_metric(pts.metrics())
+    tokens_to_meta(pts, rid, meta, parsed)
     finish_run(parsed, meta, ctx, unit)
     pts.flush(parsed)
     return parsed
@@ -258,20 +260,28 @@ def export_kind(columns: list[str]) -> str | None:
     return None
 
 
-def _sibling_config(path: Path) -> dict[str, Any]:
-    import yaml
-
+def sibling_config_path(path: Path) -> Path | None:
+    """The run config saved beside a history export: ``<stem>.config.json``, ``<stem>_config.json``,
+    ``config.json`` or ``config.yaml`` (first found), or None."""
     stem = path.name.split(".")[0]
     for name in (f"{stem}.config.json", f"{stem}_config.json", "config.json", "config.yaml"):
         p = path.parent / name
         if p.is_file():
-            try:
-                d = json.loads(p.read_text()) if p.suffix == ".json" else yaml.safe_load(p.read_text())
-            except (ValueError, yaml.YAMLError, OSError):
-                continue
-            if isinstance(d, dict):
-                return unwrap_config(d)
-    return {}
+            return p
+    return None
+
+
+def _sibling_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    p = sibling_config_path(path)
+    if p is None:
+        return {}
+    try:
+        d = json.loads(p.read_text()) if p.suffix == ".json" else yaml.safe_load(p.read_text())
+    except (ValueError, yaml.YAMLError, OSError):
+        return {}
+    return unwrap_config(d) if isinstance(d, dict) else {}
 
 
 def _cell(parsed: ParsedFile, pts: Points, rid: str, step: int | None, metric: str, raw: str | None,
@@ -321,6 +331,7 @@ def parse_wandb_export(path: Path, ctx: Context) -> ParsedFile:
         config = _sibling_config(path)
         meta = {"run_id": rid, "kind": "pretrain", "config": config, **ndc_from(config)}
         meta["loss_metric"] = pick_loss_metric(pts.metrics())
+        tokens_to_meta(pts, rid, meta, parsed)
         finish_run(parsed, meta, ctx, path)
     elif kind == PANEL_FORMAT:
         series = [c for c in df.columns if " - " in c and not c.endswith(("__MIN", "__MAX"))]
