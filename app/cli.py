@@ -52,6 +52,11 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         "--include-hidden", action="store_true", help="also walk hidden folders and read hidden files"
     )
     _lock_arg(p)
+    p.add_argument("--source", help="study name stored in every run's source (default: side-car, tool, folder)")
+    p.add_argument(
+        "--watch", action="store_true", help="keep polling the paths and ingest new and grown files until Ctrl-C"
+    )
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between polls with --watch (default 5)")
 
     p = sub.add_parser("fit", help="fit a scaling law: pretraining, rl or test-time")
     axes = p.add_subparsers(dest="axis", required=True, metavar="AXIS")
@@ -231,6 +236,26 @@ def cmd_migrate(args) -> int:
     return 0
 
 
+def cmd_watch(args) -> int:
+    import signal
+    import threading
+
+    from data.ingest.watch import watch
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"watching {', '.join(args.paths)} every {args.interval:g} s into {args.db} (Ctrl-C stops)")
+    try:
+        rounds = watch(args.db, args.paths, interval_s=args.interval, source=args.source, stop=stop)
+    except KeyboardInterrupt:
+        rounds = None
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print("stopped" + (f" after {rounds} ingest rounds" if rounds is not None else ""))
+    return 0
+
+
 def cmd_ingest(args) -> int:
     from dataclasses import asdict
 
@@ -239,11 +264,14 @@ def cmd_ingest(args) -> int:
     from data.connect import LockTimeoutError
     from data.ingest import ingest_paths
 
+    if args.watch:
+        return cmd_watch(args)
     quiet = args.quiet or args.json
     try:
         report = ingest_paths(
             args.db,
             args.paths,
+            source=args.source,
             progress=None if quiet else (lambda files: tqdm(files, desc="ingest", unit="file", leave=False)),
             include_hidden=args.include_hidden,
             lock_timeout=args.lock_timeout,

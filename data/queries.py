@@ -215,6 +215,23 @@ def eval_runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
+def fit_gaps(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Pretraining runs a scaling fit cannot use yet: which of N, D, C or a loss they lack.
+
+    Columns: source, run_id, missing (e.g. ``"N (n_params), C (compute_flops)"``), source_file. C is filled as
+    6ND at ingest when N and D are known, so adding N and D (side-car file ``scaling_run.json``) fills it.
+    """
+    return _frame(
+        con,
+        "SELECT source, run_id, concat_ws(', ', "
+        "  CASE WHEN n_params IS NULL THEN 'N (n_params)' END, CASE WHEN n_tokens IS NULL THEN 'D (n_tokens)' END, "
+        "  CASE WHEN compute_flops IS NULL THEN 'C (compute_flops)' END, "
+        "  CASE WHEN loss_metric IS NULL THEN 'a loss (loss_metric)' END) AS missing, source_file "
+        "FROM runs WHERE kind = 'pretrain' AND (n_params IS NULL OR n_tokens IS NULL OR compute_flops IS NULL "
+        "  OR loss_metric IS NULL) ORDER BY source, run_id",
+    )
+
+
 #: Counts of ``v_data_quality`` that flag something worth a look (``n_points`` and ``n_zero`` are context).
 DATA_QUALITY_FLAGS: tuple[str, ...] = (
     "n_resets",

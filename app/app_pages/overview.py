@@ -120,5 +120,22 @@ else:
         },
     )
 
+gaps = cache.q("fit_gaps")
+if gaps.height:
+    st.subheader("Runs a scaling fit cannot use yet")
+    st.caption(
+        f"{gaps.height} pretraining runs loaded without N, D, C or a loss (their tool did not log them). Fits skip "
+        "them. Add the values in a side-car file `scaling_run.json` next to the logs, e.g. "
+        '`{"n_params": 1.2e8, "n_tokens": 2.5e9}` (or per run under `"runs"`), and ingest again; C = 6ND is filled '
+        "in. See README, 'Side-car file'."
+    )
+    st.dataframe(
+        gaps.with_columns(pl.col("source_file").str.split("/").list.slice(-2).list.join("/")),
+        hide_index=True,
+        width="stretch",
+        key="overview.fit_gaps",
+        column_config={"source_file": st.column_config.TextColumn("file or run folder (last two parts)")},
+    )
+
 with st.expander("Ingest ledger"):
     st.dataframe(cache.q("ingest_files"), hide_index=True, width="stretch")

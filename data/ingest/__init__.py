@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.connect import writable_copy
+from data.ingest.adapters import plan_units, unit_sha
 from data.ingest.jsonl import parse_jsonl_run_log
 from data.ingest.loader import (
     FileOutcome,
@@ -172,6 +173,7 @@ def ingest_paths(
     include_hidden: bool = False,
     lock_timeout: float | None = None,
     on_wait: Callable[[str], None] | None = None,
+    source: str | None = None,
 ) -> IngestReport:
     """Migrate ``db_path`` and ingest every data file under ``paths``.
 
@@ -197,6 +199,8 @@ def ingest_paths(
         Seconds to wait for another writer's lock; None waits as long as it runs.
     on_wait : callable, optional
         Receives the "waiting for the ingest lock held by pid N ..." message (default: stderr).
+    source : str, optional
+        Overrides every run's ``source`` (``scaling ingest --source``).
 
     Raises
     ------
@@ -206,21 +210,25 @@ def ingest_paths(
         If another writer held the lock for longer than ``lock_timeout`` (nothing is written).
     """
     walked = walk_paths(paths, include_hidden=include_hidden)
-    files = walked.files
+    # adapters are chosen by layout and content (data.ingest.adapters); a unit is a file or a run folder
+    units = plan_units(walked.files, paths, source=source)
+    read_dirs = [u.path for u in units if u.format is not None and u.path.is_dir()]
     report = IngestReport()
     with writable_copy(db_path, lock_timeout=lock_timeout, on_wait=on_wait) as con:
         migrate(con)
         backfill_quality(con)
         clear_skips(con, [str(Path(p).resolve()) for p in paths])
         for p, reason in walked.skipped:
+            if any(p.resolve() == d or d in p.resolve().parents for d in read_dirs):
+                continue  # e.g. the hidden .aim folder: the adapters read it
             report.files.append(record_skip(con, str(p), reason))
-        for f in progress(files) if progress else files:
-            fmt = detect_format(f)
-            if fmt is None:
-                report.files.append(record_skip(con, str(f), _skip_reason(f)))
+        for u in progress(units) if progress else units:
+            f = u.path
+            if u.format is None or u.parse is None:
+                report.files.append(record_skip(con, str(f), u.reason or _skip_reason(f)))
                 continue
             try:
-                sha = sha256_of(f)
+                sha = unit_sha(u)
             except OSError as e:
                 report.files.append(record_failure(con, str(f), None, f"cannot be read: {e}"))
                 continue
@@ -230,7 +238,7 @@ def ingest_paths(
                 report.files.append(FileOutcome(str(f), "unchanged", message=msg))
                 continue
             try:
-                parsed = parse_file(f, fmt)
+                parsed = u.parse()
             except UnparseableFileError as e:
                 report.files.append(record_failure(con, str(f), sha, _with_hint(f, e.reason)))
                 continue

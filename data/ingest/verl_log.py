@@ -149,7 +149,7 @@ def _val_name(key: str) -> str:
     return key if key.startswith("val/") else f"val/{key}"
 
 
-def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | None = None) -> ParsedFile:
+def parse_verl_log(path: Path, *, source: str | None = None, run_id: str | None = None) -> ParsedFile:
     """Parse one verl PPO/GRPO console log into one RL run and its per-step metrics.
 
     Compute axis: for every training step, the phase timings the trainer logs
@@ -165,7 +165,8 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
     path : pathlib.Path
         The ``*.log`` file (UTF-8; ANSI colour codes and Ray ``(name pid=N)`` prefixes are stripped).
     source : str, optional
-        Study name stored in ``runs.source`` (default ``"verl_gsm8k_ppo"``).
+        Study name stored in ``runs.source`` (default: the name of the folder holding the log; ``scaling
+        ingest`` passes ``--source`` or a side-car's ``source`` instead when given).
     run_id : str, optional
         Run key; default: the file name without its extension.
 
@@ -292,7 +293,7 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
     r_len = cfg_value("data", "max_response_length")
     adv = cfg_value("algorithm", "adv_estimator")
 
-    run: dict[str, Any] = {"run_id": rid, "kind": "rl", "source": source}
+    run: dict[str, Any] = {"run_id": rid, "kind": "rl", "source": source or path.parent.name}
     if model_path is not None:
         run["base_model"] = str(model_path)
     family = next((f for key, f in FAMILY_FROM_PATH if key in str(model_path).lower()), None)
