@@ -20,6 +20,7 @@ class Settings:
     sql_timeout_s: float = 5.0
     sql_max_rows: int = 10_000
     port: int = 8501
+    refresh_s: float = 5.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -50,4 +51,6 @@ SETTINGS_HELP: dict[str, str] = {
     "sql_timeout_s": "seconds before a SQL console query is interrupted",
     "sql_max_rows": "rows the SQL console returns at most (the result says when it was truncated)",
     "port": "port `scaling serve` listens on (localhost)",
+    "refresh_s": "seconds between the app's checks for a new database file; pages rerun when an ingest replaced it "
+    "(0 turns automatic refresh off; a reload always shows the newest data)",
 }

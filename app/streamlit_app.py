@@ -38,14 +38,25 @@ PAGES = {
     ],
 }
 
-path, mtime = cache.db_state()
+path, version = cache.db_state()
+
+
+def _rerun_on_new_data(seen: cache.Version) -> None:
+    """Rerun the whole page when the database file was replaced (an ingest finished): new data in seconds."""
+    if cache.db_state()[1] != seen:
+        st.rerun(scope="app")
+
+
 with st.sidebar:
     st.caption(f"Database: `{path}`")
-    if not mtime:
+    if not version:
         st.error(f"No database at {path}. Run `scaling demo` or `scaling ingest PATH --db {path}`.")
+    refresh_s = cache.settings().refresh_s
+    if refresh_s > 0:
+        st.fragment(run_every=refresh_s)(_rerun_on_new_data)(version)
 
 page = st.navigation(PAGES)
-if mtime:
+if version:
     page.run()
 else:
     st.title("No data yet")
