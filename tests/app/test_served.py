@@ -10,7 +10,6 @@ WebSocket with a foreign Host header (DNS rebinding) is refused. About a minute 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -22,12 +21,9 @@ from pathlib import Path
 import pytest
 
 from app.settings import SAMPLES_DIR
-from tests.app.serving import scaling_serve
+from tests.app.serving import scaling_serve, st_session
 
 REPO = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("st_session", REPO / "scripts" / "st_session.py")
-st_session = sys.modules.setdefault("st_session", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(st_session)
 
 N_SESSIONS = 4
 N_NEW_RUNS = 3
