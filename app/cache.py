@@ -37,10 +37,11 @@ def db_state() -> tuple[str, Version]:
     return path, file_identity(path)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False, validate=is_usable)
+@st.cache_resource(max_entries=2, show_spinner=False, validate=is_usable)
 def _connection(path: str, version: Version) -> duckdb.DuckDBPyConnection:
-    # Evicted connections are not closed here: a query of another session may still run on a cursor of it; the
-    # instance is freed when the last cursor is garbage-collected.
+    # Two entries: the current file version and the previous one (queries that started before an ingest). Evicted
+    # connections are not closed here: a query of another session may still run on a cursor of it; the instance
+    # is freed when the last cursor is garbage-collected.
     return open_ro(path)
 
 

@@ -68,14 +68,20 @@ class Session:
 
     def __init__(self, base: str, *, host_header: str | None = None, open_timeout_s: float = 30.0):
         url = base.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
-        headers = {"Host": host_header} if host_header else None
-        origin = base.rstrip("/") if host_header is None else f"http://{host_header}"
+        sock = None
+        if (
+            host_header
+        ):  # talk to the same server under another name (its Host header), as after DNS rebinding
+            host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+            sock = socket.create_connection((host, int(port)), timeout=open_timeout_s)
+            url = url.replace(f"//{host}:{port}/", f"//{host_header}:{port}/", 1)
+        origin = url.replace("ws://", "http://").split("/_stcore", 1)[0]
         self._stack = contextlib.ExitStack()
         self.ws = self._stack.enter_context(
             connect(
                 url,
+                sock=sock,
                 subprotocols=["streamlit"],
-                additional_headers=headers,
                 origin=origin,
                 open_timeout=open_timeout_s,
                 max_size=None,
