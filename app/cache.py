@@ -69,7 +69,14 @@ def q(name: str, *args):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def pretraining_fit(
-    path: str, version: Version, source: str, where: str | None, law: str, n_boot: int, seed: int, backtest: bool
+    path: str,
+    version: Version,
+    source: str,
+    where: str | None,
+    law: str,
+    n_boot: int,
+    seed: int,
+    backtest: bool,
 ):
     """Cached pretraining fit for one data selection (see ``app.services.pretraining.fit_pretraining``)."""
     from app.services.pretraining import fit_pretraining

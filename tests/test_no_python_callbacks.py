@@ -41,4 +41,3 @@ def test_the_check_catches_a_callback(tmp_path):
     )
     found = sorted(f.split(": ")[-1] for f in _offenders(tmp_path, tmp_path))
     assert found == ["map_elements", "map_rows"]
-
