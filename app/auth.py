@@ -69,23 +69,22 @@ def console_access(
     Access
     """
     if "*" in allow_list:
-        return Access(True, "everyone who can open the app may use the console")
+        return Access(True, "everyone who can open the app may use it")
     if not allow_list:
-        return Access(False, "the SQL console is turned off on this server (SCALING_CONSOLE_USERS is empty)")
+        return Access(False, "turned off on this server (SCALING_CONSOLE_USERS is empty)")
     if not sign_in:
         return Access(
             False,
-            "the SQL console is limited to listed users, and this server has no sign-in configured "
-            "([auth] in .streamlit/secrets.toml)",
+            "limited to listed users, and this server has no sign-in configured ([auth] in .streamlit/secrets.toml)",
         )
     if not email:
-        return Access(False, "sign in to use the SQL console")
+        return Access(False, "sign in to use it")
     if email_verified is False:
         return Access(False, f"{email} is not verified by the sign-in provider")
     e = email.strip().lower()
     if e in allow_list or any(a.startswith("@") and e.endswith(a) for a in allow_list):
         return Access(True, f"{email} is on the console allow-list")
-    return Access(False, f"{email} is not on the SQL console allow-list (SCALING_CONSOLE_USERS)")
+    return Access(False, f"{email} is not on the allow-list (SCALING_CONSOLE_USERS)")
 
 
 def sign_in_configured() -> bool:
