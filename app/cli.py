@@ -29,6 +29,27 @@ def _lock_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _serve_args(p: argparse.ArgumentParser, settings: Settings) -> None:
+    p.add_argument(
+        "--host",
+        default=settings.host,
+        help=f"address to bind: localhost (this machine only) or 0.0.0.0 to share on the network "
+        f"(default: $SCALING_HOST or {settings.host})",
+    )
+    p.add_argument(
+        "--port", type=int, default=settings.port, help=f"port (default: $SCALING_PORT or {settings.port})"
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="host name browsers use to reach the app (repeatable; Streamlit's server.allowedHosts against DNS "
+        "rebinding; default: $SCALING_ALLOWED_HOSTS, else localhost names plus this machine's names when --host "
+        "is not local; '*' = any)",
+    )
+
+
 def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for the README check)."""
     settings = settings or Settings.from_env()
@@ -178,11 +199,11 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         metavar="N",
         help="bootstrap replicates kept with each default fit (default 100)",
     )
-    p.add_argument("--port", type=int, default=settings.port, help="port to serve on (default 8501)")
+    _serve_args(p, settings)
 
-    p = sub.add_parser("serve", help="serve the Streamlit app on localhost")
+    p = sub.add_parser("serve", help="serve the Streamlit app (localhost by default; --host to share it)")
     _db_arg(p, settings)
-    p.add_argument("--port", type=int, default=settings.port, help="port (default 8501)")
+    _serve_args(p, settings)
 
     from app.services.simulator_cli import register as register_simulate
 
@@ -413,32 +434,99 @@ def cmd_demo(args) -> int:
     build_demo(args.db, SAMPLES_DIR, echo=print, n_boot=args.bootstrap)
     if args.no_serve:
         return 0
-    return serve(args.db, args.port)
+    return serve(
+        args.db, args.port, args.host, args.allowed_host or _split(Settings.from_env().allowed_hosts)
+    )
 
 
-def serve(db: str, port: int) -> int:
-    """Run ``streamlit run app/streamlit_app.py`` with ``SCALING_DB`` set; returns its exit code."""
+def _split(text: str) -> list[str]:
+    return [h for h in text.replace(",", " ").split() if h]
+
+
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def allowed_hosts_for(host: str, explicit: list[str] | None) -> list[str]:
+    """Host names the served app accepts in WebSocket ``Host`` headers (Streamlit's ``server.allowedHosts``).
+
+    ``explicit`` wins when given (``["*"]`` accepts any). Otherwise: the localhost names, and when ``host`` is not
+    a loopback address, this machine's host name, fully qualified name and addresses (and ``host`` itself
+    unless it is a wildcard address).
+    """
+    if explicit:
+        return list(dict.fromkeys(h.strip() for h in explicit if h.strip()))
+    names = list(_LOCAL_HOSTS)
+    if host not in _LOCAL_HOSTS:
+        import socket
+
+        names += [socket.gethostname(), socket.getfqdn()]
+        try:
+            names += socket.gethostbyname_ex(socket.gethostname())[2]
+        except OSError:
+            pass
+        if host not in ("0.0.0.0", "::", ""):
+            names.append(host)
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def serve(
+    db: str, port: int, host: str = "localhost", allowed_hosts: list[str] | None = None, *, echo=print
+) -> int:
+    """Run ``streamlit run app/streamlit_app.py`` with ``SCALING_DB`` set until it exits or we get a signal.
+
+    Streamlit runs in its own process group. SIGTERM, SIGINT (Ctrl-C) and SIGHUP to this process are forwarded to
+    that whole group; if the server has not stopped 10 s later the group is killed. Whatever remains of the group
+    (e.g. query workers) is killed when the server exits, so the port is always freed. Returns 0 after a
+    signal, else Streamlit's exit code.
+    """
+    import signal
+    import time
+
+    hosts = allowed_hosts_for(host, allowed_hosts)
     env = dict(os.environ, SCALING_DB=str(Path(db).resolve()))
     cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(REPO_ROOT / "app" / "streamlit_app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "localhost",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    print(f"serving {db} at http://localhost:{port}  (Ctrl-C to stop)")
+        sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app" / "streamlit_app.py"),
+        "--server.port", str(port), "--server.address", host,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    for h in hosts:
+        cmd += ["--server.allowedHosts", h]
+    shown = "localhost" if host in _LOCAL_HOSTS else host
+    echo(f"serving {db} at http://{shown}:{port}  (accepted host names: {', '.join(hosts)}; Ctrl-C to stop)")
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, start_new_session=True)
+    stopping: list[float] = []
+
+    def kill_group(sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def forward(signum, _frame) -> None:
+        if not stopping:
+            stopping.append(time.monotonic())
+        kill_group(signal.SIGTERM)
+
+    sigs = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+    import threading
+
+    in_main = threading.current_thread() is threading.main_thread()  # handlers can only be set there
+    previous = {sig: signal.signal(sig, forward) for sig in sigs} if in_main else {}
     try:
-        return subprocess.call(cmd, env=env, cwd=REPO_ROOT)
-    except KeyboardInterrupt:
-        return 0
+        while True:
+            try:
+                rc = proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping and time.monotonic() - stopping[0] > 10:
+                    kill_group(signal.SIGKILL)
+    finally:
+        kill_group(signal.SIGKILL)  # anything left in the group (the server's own children)
+        if proc.poll() is None:
+            proc.wait(timeout=10)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if stopping else rc
 
 
 def cmd_sql(args) -> int:
@@ -478,7 +566,9 @@ def main(argv: list[str] | None = None) -> int:
         "ingest": cmd_ingest,
         "fit": cmd_fit,
         "demo": cmd_demo,
-        "serve": lambda a: serve(a.db, a.port),
+        "serve": lambda a: serve(
+            a.db, a.port, a.host, a.allowed_host or _split(Settings.from_env().allowed_hosts)
+        ),
         "sql": cmd_sql,
         "size": cmd_size,
         "simulate": cmd_simulate,

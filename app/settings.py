@@ -20,6 +20,10 @@ class Settings:
     sql_timeout_s: float = 5.0
     sql_max_rows: int = 10_000
     port: int = 8501
+    host: str = "localhost"
+    allowed_hosts: str = ""
+    console_users: str = "*"
+    refresh_s: float = 5.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -49,5 +53,14 @@ SETTINGS_HELP: dict[str, str] = {
     "seed": "seed of the numpy Generator used by bootstrap and Monte-Carlo estimates",
     "sql_timeout_s": "seconds before a SQL console query is interrupted",
     "sql_max_rows": "rows the SQL console returns at most (the result says when it was truncated)",
-    "port": "port `scaling serve` listens on (localhost)",
+    "port": "port `scaling serve` and `scaling demo` listen on",
+    "host": "address `scaling serve` and `scaling demo` bind: `localhost` (this machine only) or e.g. `0.0.0.0` "
+    "(every interface, to share with a team)",
+    "allowed_hosts": "comma-separated host names browsers may use to reach the app (Streamlit's "
+    "`server.allowedHosts`, against DNS rebinding); empty = localhost names, plus this machine's name and "
+    "addresses when serving on the network; `*` = any",
+    "console_users": "who may open the SQL console: `*` = everyone who can open the app, or comma-separated "
+    "e-mail addresses and `@domain` entries of signed-in users (needs sign-in); empty = console off",
+    "refresh_s": "seconds between the app's checks for a new database file; pages rerun when an ingest replaced it "
+    "(0 turns automatic refresh off; a reload always shows the newest data)",
 }

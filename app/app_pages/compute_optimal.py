@@ -111,10 +111,10 @@ ok_row = pl.col("status") == "ok"
 st.dataframe(
     table.select(
         "approach",
-        widgets.ci_text("a", lambda v: f"{v:.3f}", ok_row),
-        widgets.ci_text("b", lambda v: f"{v:.3f}", ok_row),
-        widgets.ci_text("N_opt", widgets.human, ok_row),
-        pl.col("D_opt").map_elements(widgets.human, return_dtype=pl.String),
+        widgets.ci_text(table, "a", widgets.ffmt(3), ok_row),
+        widgets.ci_text(table, "b", widgets.ffmt(3), ok_row),
+        widgets.ci_text(table, "N_opt", widgets.human, ok_row),
+        widgets.human(table["D_opt"]),
         "n_points",
     ),
     hide_index=True,

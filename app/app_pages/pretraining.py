@@ -72,9 +72,7 @@ st.caption(
 
 st.subheader("Parameters")
 st.dataframe(
-    widgets.as_text(
-        widgets.param_table(r), dict.fromkeys(("value", "ci95_lo", "ci95_hi"), lambda v: f"{v:.4g}")
-    ),
+    widgets.as_text(widgets.param_table(r), dict.fromkeys(("value", "ci95_lo", "ci95_hi"), widgets.gfmt(4))),
     hide_index=True,
     key="pretraining.params",
     column_config={"ci95_lo": "95% lo", "ci95_hi": "95% hi"},

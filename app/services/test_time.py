@@ -24,6 +24,7 @@ from analysis.results import FitResult
 from analysis.sampling import coverage_curve, coverage_law, fit_coverage_counts, log_spaced_ks, majority_at_k
 from analysis.sampling import pass_at_k as _pass_at_k
 from analysis.thinking import accuracy_vs_tokens, fit_accuracy_vs_log_tokens, marginal_gains, stopping_point
+from app import fmt as textfmt
 from app.services.common import fit_record
 from data import queries
 
@@ -207,12 +208,6 @@ def pass_at_k_table(
     return pl.DataFrame(rows, schema=schema).sort(list(CONFIG))
 
 
-def _ci(lo: float | None, hi: float | None, digits: int = 3) -> str | None:
-    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
-        return None
-    return f"[{lo:.{digits}g}, {hi:.{digits}g}]"
-
-
 def with_dashes(frame: pl.DataFrame, digits: int = 4) -> pl.DataFrame:
     """Float columns with missing values rewritten as text (``digits`` significant digits), "–" where missing.
 
@@ -231,7 +226,6 @@ def with_dashes(frame: pl.DataFrame, digits: int = 4) -> pl.DataFrame:
     polars.DataFrame
         Same shape and column names.
     """
-    fmt = f"{{:.{digits}g}}"
     cols = [
         c
         for c, t in frame.schema.items()
@@ -241,11 +235,10 @@ def with_dashes(frame: pl.DataFrame, digits: int = 4) -> pl.DataFrame:
     return frame.with_columns(
         *(pl.col(c).fill_null("–") for c in texts),
         *(
-            pl.col(c)
-            .map_elements(
-                lambda v: "–" if v is None or v != v else fmt.format(v),
-                return_dtype=pl.String,
-                skip_nulls=False,
+            textfmt.g(frame.get_column(c), digits)
+            .zip_with(
+                ~(frame.get_column(c).is_null() | frame.get_column(c).is_nan()),
+                pl.Series(["–"] * frame.height),
             )
             .alias(c)
             for c in cols
@@ -283,17 +276,11 @@ def coverage_display(table: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     out = table.select(
         *keep,
         "a",
-        pl.struct("a_lo", "a_hi")
-        .map_elements(lambda r: _ci(r["a_lo"], r["a_hi"]), return_dtype=pl.String)
-        .alias("a 95% CI"),
+        textfmt.interval(table["a_lo"], table["a_hi"]).alias("a 95% CI"),
         "b",
-        pl.struct("b_lo", "b_hi")
-        .map_elements(lambda r: _ci(r["b_lo"], r["b_hi"]), return_dtype=pl.String)
-        .alias("b 95% CI"),
+        textfmt.interval(table["b_lo"], table["b_hi"]).alias("b 95% CI"),
         "coverage@k_max",
-        pl.struct("cov_lo", "cov_hi")
-        .map_elements(lambda r: _ci(r["cov_lo"], r["cov_hi"]), return_dtype=pl.String)
-        .alias("coverage 95% CI"),
+        textfmt.interval(table["cov_lo"], table["cov_hi"]).alias("coverage 95% CI"),
         "fit@k_max",
         "mean_abs_err",
     )
