@@ -38,6 +38,7 @@ PAGES = {
     ],
 }
 
+cache.settings().apply_filter_limits()  # time and memory limits of user filters (they run in sandbox workers)
 path, mtime = cache.db_state()
 with st.sidebar:
     st.caption(f"Database: `{path}`")

@@ -1,0 +1,441 @@
+"""Run user SQL in killable worker processes with hard limits (issue 8): the parent side.
+
+Used by the SQL console (``data.sql_console.run_sql``: the page and ``scaling sql``) and by every query that
+carries a user-written filter (``data.queries``: ``--where`` of the CLI fits, the Test-time page's filter box).
+
+Design (the "killable subprocess" advice of DuckDB's "Securing DuckDB" page and duckdb/duckdb#15925, where
+``interrupt()`` does not stop every query):
+
+* Each worker is a separate interpreter (``python -m data.sandbox_worker``) started with ``subprocess`` from one
+  long-lived launcher thread (never a plain ``fork`` of the threaded Streamlit server, and no multiprocessing
+  start method, which would re-run the caller's ``__main__`` in the child). Idle workers are kept (at most
+  :data:`MAX_IDLE`) and reused, so the import of DuckDB is paid once per worker, not per query; a worker is
+  replaced after :data:`MAX_USES` queries, and one that was killed or crashed is replaced in the background.
+* Each worker limits its own address space (``RLIMIT_AS``) and opens a fresh, locked, read-only DuckDB instance
+  per query (see :mod:`data.sandbox_worker`); the parent enforces the wall-clock limit by SIGKILL.
+* At most :data:`MAX_WORKERS` queries run at once; a query waits for a free slot at most its own time limit.
+* A worker's DuckDB temp directory is a private folder under the system temp folder, never next to the
+  database, and is deleted when the worker ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+#: Queries running at once (each in its own worker process).
+MAX_WORKERS = 4
+#: Idle workers kept warm for the next query.
+MAX_IDLE = 2
+#: Queries a worker answers before it is replaced (bounds memory fragmentation of a long-lived process).
+MAX_USES = 200
+
+
+class SqlError(ValueError):
+    """The query failed or was refused: not a single read statement, syntax error, missing table, file access,
+    out of memory, or a crash of the worker that ran it. The message says which."""
+
+
+class StatementRefused(SqlError):
+    """The text is not exactly one read statement; the message names the statement type that was refused."""
+
+
+class QueryTimeout(RuntimeError):
+    """The query ran longer than its time limit and its worker process was killed."""
+
+
+class FilterError(SqlError, duckdb.Error):
+    """A user filter (``where``) was refused or failed in the sandbox.
+
+    Also a ``duckdb.Error`` so callers that report a bad filter by catching DuckDB errors keep working.
+    """
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard limits of one sandboxed query.
+
+    Attributes
+    ----------
+    timeout_s : float
+        Wall-clock seconds before the worker is killed.
+    memory_mb : int
+        MiB of address space the worker may add beyond its start-up size (``RLIMIT_AS``); DuckDB's own
+        ``memory_limit`` is 60 % of it.
+    max_rows : int or None
+        Rows returned at most (the result says it was truncated); None: no row cap.
+    max_bytes : int
+        Bytes of Arrow data returned at most; console results are truncated there, filter results raise.
+    """
+
+    timeout_s: float = 5.0
+    memory_mb: int = 1024
+    max_rows: int | None = 10_000
+    max_bytes: int = 50_000_000
+
+
+#: Limits of queries that carry a user filter (set once from the app's settings by :func:`set_filter_limits`).
+_filter_limits = Limits(timeout_s=60.0, memory_mb=4096, max_rows=None, max_bytes=2_000_000_000)
+
+
+def set_filter_limits(timeout_s: float, memory_mb: int) -> None:
+    """Set the limits of every filtered query in this process (the app and CLI call this with their settings).
+
+    The byte cap of a filtered result is half of ``memory_mb`` (a filtered result is never truncated).
+    """
+    global _filter_limits
+    _filter_limits = Limits(
+        timeout_s=float(timeout_s), memory_mb=int(memory_mb), max_rows=None, max_bytes=int(memory_mb) * 2**19
+    )
+
+
+def filter_limits() -> Limits:
+    """The limits filtered queries currently run with."""
+    return _filter_limits
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        why = {
+            "SIGKILL": " (killed, usually by the kernel for running out of memory)",
+            "SIGABRT": " (DuckDB aborted)",
+            "SIGSEGV": " (segmentation fault)",
+        }.get(name, "")
+        return f"{name}{why}"
+    return f"exit code {code}"
+
+
+class _Worker:
+    """One worker process (``python -m data.sandbox_worker``) and the parent's end of its socket."""
+
+    def __init__(self, memory_mb: int):
+        self.memory_mb = memory_mb
+        self.uses = 0
+        self.temp_root = tempfile.mkdtemp(prefix="scaling-sql-")
+        mine, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH")) if p)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "data.sandbox_worker", str(theirs.fileno()), self.temp_root, str(memory_mb)],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.temp_root,
+            )
+        except BaseException:
+            mine.close()
+            shutil.rmtree(self.temp_root, ignore_errors=True)
+            raise
+        finally:
+            theirs.close()
+        self.conn = Connection(mine.detach())
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> int | None:
+        """SIGKILL the worker, reap it, delete its temp folder; returns its exit status (negative: signal)."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+        try:
+            code = self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.conn.close()
+        shutil.rmtree(self.temp_root, ignore_errors=True)
+        _LIVE.discard(self)
+        return code
+
+
+#: Every worker not yet killed (killed at interpreter exit).
+_LIVE: set[_Worker] = set()
+#: Workers are started from this one long-lived thread: the worker's parent-death signal (PR_SET_PDEATHSIG)
+#: fires when the *thread* that started it ends, and Streamlit's script threads come and go.
+_LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scaling-sql-launcher")
+_REPO_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def _launch(memory_mb: int) -> _Worker:
+    w = _Worker(memory_mb)
+    _LIVE.add(w)
+    return w
+
+
+class _Pool:
+    """Warm worker processes, keyed by their memory limit; thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._slots = threading.BoundedSemaphore(MAX_WORKERS)
+
+    def _take(self, memory_mb: int) -> _Worker:
+        with self._lock:
+            for w in [w for w in self._idle if w.memory_mb == memory_mb]:
+                self._idle.remove(w)
+                if w.alive():
+                    return w
+                w.kill()
+        return _LAUNCHER.submit(_launch, memory_mb).result()
+
+    def _park(self, w: _Worker) -> bool:
+        """Keep ``w`` idle; a full pool drops its oldest worker of another memory limit to make room."""
+        evicted = None
+        with self._lock:
+            if len(self._idle) >= MAX_IDLE:
+                other = [x for x in self._idle if x.memory_mb != w.memory_mb]
+                if not other:
+                    return False
+                evicted = other[0]
+                self._idle.remove(evicted)
+            self._idle.append(w)
+        if evicted is not None:
+            evicted.kill()
+        return True
+
+    def _give_back(self, w: _Worker) -> None:
+        w.uses += 1
+        if w.uses < MAX_USES and self._park(w):
+            return
+        try:
+            w.conn.send(None)
+        except OSError:
+            pass
+        w.kill()
+
+    def _refill(self, memory_mb: int) -> None:
+        """Start a replacement in the background so the next query after a kill does not wait for a start."""
+
+        def start():
+            w = _launch(memory_mb)
+            if not self._park(w):
+                w.kill()
+
+        with self._lock:
+            if any(w.memory_mb == memory_mb for w in self._idle):
+                return
+        _LAUNCHER.submit(start)
+
+    def warm_up(self, memory_mb: int) -> None:
+        """Start one idle worker in the background unless one is already waiting."""
+        self._refill(memory_mb)
+
+    def run(self, request: dict, limits: Limits) -> tuple:
+        """Send one request to a worker and return its reply, killing the worker at the time limit."""
+        if not self._slots.acquire(timeout=limits.timeout_s):
+            raise QueryTimeout(
+                f"all {MAX_WORKERS} query workers stayed busy for {limits.timeout_s:g} s; try again"
+            )
+        try:
+            w = self._take(limits.memory_mb)
+            try:
+                w.conn.send(request)
+                ready = w.conn.poll(limits.timeout_s)
+            except OSError:
+                ready = True  # the worker is gone; recv below reports how it ended
+            if not ready:
+                w.kill()
+                self._refill(limits.memory_mb)
+                raise QueryTimeout(f"query stopped after {limits.timeout_s:g} s (its worker process was killed)")
+            try:
+                reply = w.conn.recv()
+            except (EOFError, OSError):
+                try:
+                    w.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
+                code = w.kill()
+                self._refill(limits.memory_mb)
+                raise SqlError(f"the query crashed the worker: {_describe_exit(code)}") from None
+            except BaseException:
+                w.kill()
+                raise
+            self._give_back(w)
+            return reply
+        finally:
+            self._slots.release()
+
+    def shutdown(self) -> None:
+        """Stop every idle worker (running ones end with their query)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for w in idle:
+            w.kill()
+
+
+def _kill_all() -> None:
+    for w in list(_LIVE):
+        w.kill()
+
+
+atexit.register(_kill_all)
+_POOL = _Pool()
+
+
+def shutdown() -> None:
+    """Stop the idle worker processes of this process (tests; workers also die with the process)."""
+    _POOL.shutdown()
+
+
+def warm_up(memory_mb: int) -> None:
+    """Start an idle worker with ``memory_mb`` in the background (a long-lived server calls this once)."""
+    _POOL.warm_up(memory_mb)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A sandboxed result: the rows, why they were truncated (None: complete) and the worker's time."""
+
+    frame: pl.DataFrame
+    truncated_reason: str | None
+    worker_s: float
+
+
+def _frame(ipc: bytes) -> pl.DataFrame:
+    return pl.read_ipc_stream(io.BytesIO(ipc))
+
+
+def _answer(reply: tuple, error: type[SqlError]) -> Answer:
+    if reply[0] == "ok":
+        _, ipc, _n_rows, reason, worker_s = reply
+        try:
+            frame = _frame(ipc)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # polars signals an Arrow type it cannot import with a panic (BaseException)
+            raise error(f"cannot convert the result: {type(e).__name__}: {e}") from None
+        return Answer(frame, reason, worker_s)
+    _, kind, message = reply
+    if kind == "refused" and error is SqlError:
+        raise StatementRefused(message)
+    raise error(message)
+
+
+def _db(db_path: str | Path) -> str:
+    path = Path(db_path).resolve()
+    if not path.exists():
+        raise FileNotFoundError(f"database {path} does not exist; run `scaling ingest` or `scaling demo` first")
+    return str(path)
+
+
+def run_query(db_path: str | Path, sql: str, limits: Limits) -> Answer:
+    """Run one console statement in a worker.
+
+    Parameters
+    ----------
+    db_path : str or Path
+        DuckDB file, opened read-only by the worker.
+    sql : str
+        Exactly one read statement (see :data:`data.sandbox_worker.READ_HELP`); a comment after the final ``;``
+        is fine.
+    limits : Limits
+        Time, memory, row and byte limits.
+
+    Raises
+    ------
+    StatementRefused
+        Not exactly one read statement (the message names the refused statement type).
+    SqlError
+        Syntax or binder errors, file access, out of memory, a worker crash.
+    QueryTimeout
+        The worker ran past ``limits.timeout_s`` and was killed.
+    FileNotFoundError
+        ``db_path`` does not exist.
+    """
+    req = {"op": "sql", "db": _db(db_path), "sql": sql, "max_rows": limits.max_rows, "max_bytes": limits.max_bytes}
+    return _answer(_POOL.run(req, limits), SqlError)
+
+
+def database_path(con: duckdb.DuckDBPyConnection) -> str | None:
+    """File behind ``con``'s current database, or None for an in-memory database."""
+    cur = con.cursor()
+    try:
+        row = cur.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()
+    finally:
+        cur.close()
+    path = row[0] if row else None
+    return path if path and path != ":memory:" else None
+
+
+def run_filter(
+    con: duckdb.DuckDBPyConnection, view: str, where: str, template: str, params: list | None = None
+) -> pl.DataFrame:
+    """Rows of ``template`` where ``{filtered}`` stands for ``view`` restricted by the user filter ``where``.
+
+    The query runs in a sandbox worker on the file behind ``con`` (so a filter cannot reach the caller's
+    connection or settings), with :func:`filter_limits`. ``where`` must be one SQL boolean expression over the
+    view's columns; it is checked by DuckDB's parser in the worker (see
+    :func:`data.sandbox_worker.filtered_sql`).
+
+    Raises
+    ------
+    FilterError
+        A refused, invalid, failing or too large filter, a worker crash, or ``con`` without a database file.
+    QueryTimeout
+        Never: a filter that runs past its time limit raises :class:`FilterError` saying so.
+    """
+    path = database_path(con)
+    if path is None:
+        raise FilterError("a filter runs in a sandbox that opens the database file; this connection has none")
+    limits = _filter_limits
+    req = {
+        "op": "filter",
+        "db": path,
+        "view": view,
+        "where": where,
+        "template": template,
+        "params": list(params or []),
+        "max_bytes": limits.max_bytes,
+    }
+    try:
+        reply = _POOL.run(req, limits)
+    except QueryTimeout as e:
+        raise FilterError(f"the filtered query {e}") from None
+    except SqlError as e:
+        raise FilterError(str(e)) from None
+    return _answer(reply, FilterError).frame
+
+
+def overhead_probe(db_path: str | Path, n: int = 20) -> dict[str, float]:
+    """Median wall time of ``SELECT 1`` through the sandbox (warm worker) and of the first call (cold), seconds.
+
+    Used by ``benchmarks/bench_sql_sandbox.py`` to report the per-query overhead.
+    """
+    t0 = time.perf_counter()
+    run_query(db_path, "SELECT 1", Limits())
+    cold = time.perf_counter() - t0
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        run_query(db_path, "SELECT 1", Limits())
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return {"cold_s": cold, "warm_median_s": times[len(times) // 2]}
