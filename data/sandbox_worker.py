@@ -220,11 +220,13 @@ def filtered_sql(con: duckdb.DuckDBPyConnection, view: str, where: str, template
     such as ``1=1) UNION SELECT ... --`` or ``1=1); DROP ...`` is refused. Because the checked statement is used
     whole as a subquery, a filter such as ``1) OR (1`` cannot widen the caller's own conditions either.
     """
+    if any(w == ";" for _, w in _words(where)):
+        raise Refused(f"--where must be one SQL expression over {view} columns (no ';'), got {where!r}")
     inner = f"SELECT * FROM {view} WHERE ({where}\n)"
     stmts = _statements(con, inner)  # parser errors propagate with DuckDB's message
     if len(stmts) != 1 or _type_name(stmts[0]) != "SELECT":
         raise Refused(f"--where must be one SQL expression over {view} columns, got {where!r}")
-    (text,) = con.execute("SELECT json_serialize_sql(?)", [inner]).fetchone()
+    ((text,),) = con.execute("SELECT json_serialize_sql(?)", [inner]).fetchall()
     if not _plain_filter_select(json.loads(text), view):
         raise Refused(f"--where must be one SQL expression over {view} columns, got {where!r}")
     return template.replace("{filtered}", f"({inner}) AS filtered")
@@ -277,15 +279,25 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def run_request(req: dict, temp_root: str, memory_mb: int) -> tuple:
-    """Answer one request (see the module docstring); never raises for a bad query."""
+def run_request(req: dict, temp_root: str, memory_mb: int, cleanup: list | None = None) -> tuple:
+    """Answer one request (see the module docstring); never raises for a bad query.
+
+    The DuckDB instance is closed and the query's temp folder removed after the answer is built; when ``cleanup``
+    is a list, that work is appended to it instead (the worker answers first and cleans up afterwards).
+    """
     t0 = time.perf_counter()
     qdir = os.path.join(temp_root, "q")
     os.makedirs(qdir, exist_ok=True)
     try:
         con = connect(req["db"], qdir, memory_mb)
     except duckdb.Error as e:
+        shutil.rmtree(qdir, ignore_errors=True)
         return ("error", "sql", f"cannot open the database read-only: {e}")
+
+    def close():
+        con.close()
+        shutil.rmtree(qdir, ignore_errors=True)
+
     try:
         if req["op"] == "filter":
             sql = filtered_sql(con, req["view"], req["where"], req["template"])
@@ -313,8 +325,10 @@ def run_request(req: dict, temp_root: str, memory_mb: int) -> tuple:
     except (pa.ArrowException, ValueError, TypeError) as e:
         return ("error", "sql", f"cannot return the result: {type(e).__name__}: {e}")
     finally:
-        con.close()
-        shutil.rmtree(qdir, ignore_errors=True)
+        if cleanup is None:
+            close()
+        else:
+            cleanup.append(close)
 
 
 def serve(conn, temp_root: str, memory_mb: int) -> None:
@@ -328,7 +342,12 @@ def serve(conn, temp_root: str, memory_mb: int) -> None:
             return
         if req is None:
             return
-        conn.send(run_request(req, temp_root, memory_mb))
+        cleanup: list = []
+        reply = run_request(req, temp_root, memory_mb, cleanup)
+        conn.send(reply)
+        del reply
+        for fn in cleanup:
+            fn()
 
 
 def main(argv: list[str] | None = None) -> None:
