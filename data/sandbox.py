@@ -181,9 +181,21 @@ _LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scaling-sql-la
 _REPO_ROOT = str(Path(__file__).resolve().parents[1])
 
 
+#: Seconds a new worker may take to import DuckDB and report ready (not counted in any query's time limit).
+START_TIMEOUT_S = 60.0
+
+
 def _launch(memory_mb: int) -> _Worker:
+    """Start a worker and wait until it has imported DuckDB and limited itself."""
     w = _Worker(memory_mb)
     _LIVE.add(w)
+    try:
+        ready = w.conn.poll(START_TIMEOUT_S) and w.conn.recv()
+    except (EOFError, OSError):
+        ready = None
+    if not (isinstance(ready, tuple) and ready and ready[0] == "ready"):
+        code = w.kill()
+        raise SqlError(f"the query worker did not start: {_describe_exit(code)}")
     return w
 
 
@@ -418,7 +430,7 @@ def run_filter(
     try:
         reply = _POOL.run(req, limits)
     except QueryTimeout as e:
-        raise FilterError(f"the filtered query {e}") from None
+        raise FilterError(f"the filtered {e}") from None
     except SqlError as e:
         raise FilterError(str(e)) from None
     return _answer(reply, FilterError).frame

@@ -63,25 +63,33 @@ def _set_parent_death_signal() -> None:
         pass
 
 
-def _vm_size_bytes() -> int:
-    """Current virtual memory size of this process (``VmSize`` in /proc/self/status), 0 when unknown."""
+def _vm_bytes(field: str) -> int:
+    """``VmSize`` or ``VmData`` of this process in bytes (from /proc/self/status), 0 when unknown."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
 
 
-def _limit_memory(memory_mb: int) -> None:
-    """Cap this process's address space at its current size plus ``memory_mb`` MiB; no core files."""
+def _limit_memory(memory_mb: int, temp_root: str) -> None:
+    """Cap this process's memory at its size after a warm-up DuckDB query plus ``memory_mb`` MiB; no core files.
+
+    The warm-up (an in-memory instance with the worker's settings) makes DuckDB's fixed cost part of the baseline.
+    ``RLIMIT_DATA`` (heap and private writable mappings, Linux >= 4.7) is the limit that bites; ``RLIMIT_AS`` is a
+    looser backstop, because DuckDB and pyarrow reserve address space they never touch.
+    """
+    warm = duckdb.connect(":memory:", config={"threads": "1", "temp_directory": temp_root})
+    warm.execute("SELECT sum(i) FROM range(1000) t(i)").fetchall()
+    warm.close()
     extra = int(memory_mb) * 1024 * 1024
-    base = _vm_size_bytes()
-    if base:
-        resource.setrlimit(resource.RLIMIT_AS, (base + extra, base + extra))
-    else:  # no /proc: cap the data segment instead (heap and anonymous mappings on Linux >= 4.7)
-        resource.setrlimit(resource.RLIMIT_DATA, (extra, extra))
+    data, size = _vm_bytes("VmData"), _vm_bytes("VmSize")
+    if data:
+        resource.setrlimit(resource.RLIMIT_DATA, (data + extra, data + extra))
+    if size:
+        resource.setrlimit(resource.RLIMIT_AS, (size + 2 * extra + 2**30, size + 2 * extra + 2**30))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -320,9 +328,9 @@ def run_request(req: dict, temp_root: str, memory_mb: int, cleanup: list | None 
         return ("error", "sql", f"the query needs more memory than its limit ({memory_mb:,} MiB): {first}")
     except duckdb.Error as e:
         return ("error", "sql", f"{type(e).__name__}: {e}")
-    except MemoryError:
-        return ("error", "sql", f"the query ran out of its {memory_mb:,} MiB memory limit")
-    except (pa.ArrowException, ValueError, TypeError) as e:
+    except (MemoryError, pa.ArrowMemoryError):
+        return ("error", "sql", f"the query needs more memory than its limit ({memory_mb:,} MiB)")
+    except Exception as e:  # pyarrow conversion errors, OSError from an allocator: never kill the worker loop
         return ("error", "sql", f"cannot return the result: {type(e).__name__}: {e}")
     finally:
         if cleanup is None:
@@ -334,7 +342,8 @@ def run_request(req: dict, temp_root: str, memory_mb: int, cleanup: list | None 
 def serve(conn, temp_root: str, memory_mb: int) -> None:
     """Worker main loop: limit this process, then answer requests from ``conn`` until ``None`` or EOF."""
     _set_parent_death_signal()
-    _limit_memory(memory_mb)
+    _limit_memory(memory_mb, temp_root)
+    conn.send(("ready", os.getpid()))
     while True:
         try:
             req = conn.recv()
@@ -343,8 +352,14 @@ def serve(conn, temp_root: str, memory_mb: int) -> None:
         if req is None:
             return
         cleanup: list = []
-        reply = run_request(req, temp_root, memory_mb, cleanup)
-        conn.send(reply)
+        try:
+            reply = run_request(req, temp_root, memory_mb, cleanup)
+            conn.send(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        except (Exception, MemoryError) as e:  # e.g. no memory left to pickle the answer: say so, keep serving
+            reply = None
+            conn.send(("error", "sql", f"the query's result could not be returned: {type(e).__name__}: {e}"))
         del reply
         for fn in cleanup:
             fn()
