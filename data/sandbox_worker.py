@@ -40,8 +40,9 @@ import pyarrow.ipc
 READ_TYPES = ("SELECT",)
 #: Shown in refusals: what "a read statement" means here.
 READ_HELP = "SELECT (also WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE) or EXPLAIN [ANALYZE] of one"
-#: Rows per Arrow batch read from DuckDB (the byte cap is checked after each batch).
-BATCH_ROWS = 2048
+#: Rows per Arrow batch read from DuckDB: the byte cap is checked after each batch, so a batch of very wide rows
+#: (10,000 rows of 100 KB strings) never has to fit in memory whole.
+BATCH_ROWS = 256
 
 
 class Refused(Exception):
@@ -331,7 +332,10 @@ def run_request(req: dict, temp_root: str, memory_mb: int, cleanup: list | None 
     except (MemoryError, pa.ArrowMemoryError):
         return ("error", "sql", f"the query needs more memory than its limit ({memory_mb:,} MiB)")
     except Exception as e:  # pyarrow conversion errors, OSError from an allocator: never kill the worker loop
-        return ("error", "sql", f"cannot return the result: {type(e).__name__}: {e}")
+        first = str(e).split("\n\n")[0]
+        if "Out of Memory" in first:
+            return ("error", "sql", f"the query needs more memory than its limit ({memory_mb:,} MiB): {first}")
+        return ("error", "sql", f"cannot return the result: {type(e).__name__}: {first}")
     finally:
         if cleanup is None:
             close()
