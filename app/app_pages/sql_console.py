@@ -40,7 +40,7 @@ try:
 except QueryTimeout as e:
     st.error(f"Timed out: {e}. Aggregate in SQL or add a `where` / `limit`.")
 except StatementRefused as e:
-    st.error(f"Refused: {e}.")
+    st.error(f"Not run: {e}.")
 except SqlError as e:
     st.error(f"Query failed: {e}")
 except ValueError as e:

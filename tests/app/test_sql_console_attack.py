@@ -32,7 +32,7 @@ def test_console_page_shows_the_refusal_and_keeps_working(app_env, sql, needle):
     assert not at.exception, at.exception
     _submit(at, sql)
     assert len(at.error) == 1
-    assert at.error[0].value.startswith("Refused:") and needle in at.error[0].value
+    assert at.error[0].value.startswith("Not run: ") and needle in at.error[0].value
     assert not at.metric  # no stale result
     _submit(at, "SELECT 7/2 AS half, list(i ORDER BY i) AS ordered FROM range(3) t(i)")
     assert not at.error
