@@ -206,7 +206,11 @@ def eval_configs(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl
 def eval_samples(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
     """Per-answer rows (without ``extra_json``), optionally filtered."""
     return _select(
-        con, "eval_samples", where, order="run_id, problem_id, sample_idx", columns="* EXCLUDE (extra_json, file_id)"
+        con,
+        "eval_samples",
+        where,
+        order="run_id, problem_id, sample_idx",
+        columns="* EXCLUDE (extra_json, file_id)",
     )
 
 

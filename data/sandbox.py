@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -139,7 +138,14 @@ class _Worker:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH")) if p)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "data.sandbox_worker", str(theirs.fileno()), self.temp_root, str(memory_mb)],
+                [
+                    sys.executable,
+                    "-m",
+                    "data.sandbox_worker",
+                    str(theirs.fileno()),
+                    self.temp_root,
+                    str(memory_mb),
+                ],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 env=env,
@@ -274,7 +280,9 @@ class _Pool:
             if not ready:
                 w.kill()
                 self._refill(limits.memory_mb)
-                raise QueryTimeout(f"query stopped after {limits.timeout_s:g} s (its worker process was killed)")
+                raise QueryTimeout(
+                    f"query stopped after {limits.timeout_s:g} s (its worker process was killed)"
+                )
             try:
                 reply = w.conn.recv()
             except (EOFError, OSError):
@@ -340,7 +348,8 @@ def _answer(reply: tuple, error: type[SqlError]) -> Answer:
             frame = _frame(ipc)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as e:  # polars signals an Arrow type it cannot import with a panic (BaseException)
+        # polars signals an Arrow type it cannot import with a panic, which is a BaseException
+        except BaseException as e:
             raise error(f"cannot convert the result: {type(e).__name__}: {e}") from None
         return Answer(frame, reason, worker_s)
     _, kind, message = reply
@@ -352,7 +361,9 @@ def _answer(reply: tuple, error: type[SqlError]) -> Answer:
 def _db(db_path: str | Path) -> str:
     path = Path(db_path).resolve()
     if not path.exists():
-        raise FileNotFoundError(f"database {path} does not exist; run `scaling ingest` or `scaling demo` first")
+        raise FileNotFoundError(
+            f"database {path} does not exist; run `scaling ingest` or `scaling demo` first"
+        )
     return str(path)
 
 
@@ -380,7 +391,13 @@ def run_query(db_path: str | Path, sql: str, limits: Limits) -> Answer:
     FileNotFoundError
         ``db_path`` does not exist.
     """
-    req = {"op": "sql", "db": _db(db_path), "sql": sql, "max_rows": limits.max_rows, "max_bytes": limits.max_bytes}
+    req = {
+        "op": "sql",
+        "db": _db(db_path),
+        "sql": sql,
+        "max_rows": limits.max_rows,
+        "max_bytes": limits.max_bytes,
+    }
     return _answer(_POOL.run(req, limits), SqlError)
 
 
@@ -434,20 +451,3 @@ def run_filter(
     except SqlError as e:
         raise FilterError(str(e)) from None
     return _answer(reply, FilterError).frame
-
-
-def overhead_probe(db_path: str | Path, n: int = 20) -> dict[str, float]:
-    """Median wall time of ``SELECT 1`` through the sandbox (warm worker) and of the first call (cold), seconds.
-
-    Used by ``benchmarks/bench_sql_sandbox.py`` to report the per-query overhead.
-    """
-    t0 = time.perf_counter()
-    run_query(db_path, "SELECT 1", Limits())
-    cold = time.perf_counter() - t0
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        run_query(db_path, "SELECT 1", Limits())
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return {"cold_s": cold, "warm_median_s": times[len(times) // 2]}

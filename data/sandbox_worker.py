@@ -126,7 +126,9 @@ def _statements(con: duckdb.DuckDBPyConnection, sql: str) -> list:
     try:
         return con.extract_statements(sql)
     except ValueError as e:  # a statement type this duckdb build does not name (e.g. UPDATE EXTENSIONS)
-        raise Refused(f"refused a statement of unknown type ({e}): the console is read-only and runs only {READ_HELP}")
+        raise Refused(
+            f"refused a statement of unknown type ({e}): the console is read-only and runs only {READ_HELP}"
+        ) from None
 
 
 def _words(query: str) -> list[tuple[int, str]]:
@@ -334,7 +336,11 @@ def run_request(req: dict, temp_root: str, memory_mb: int, cleanup: list | None 
     except Exception as e:  # pyarrow conversion errors, OSError from an allocator: never kill the worker loop
         first = str(e).split("\n\n")[0]
         if "Out of Memory" in first:
-            return ("error", "sql", f"the query needs more memory than its limit ({memory_mb:,} MiB): {first}")
+            return (
+                "error",
+                "sql",
+                f"the query needs more memory than its limit ({memory_mb:,} MiB): {first}",
+            )
         return ("error", "sql", f"cannot return the result: {type(e).__name__}: {first}")
     finally:
         if cleanup is None:
@@ -361,7 +367,8 @@ def serve(conn, temp_root: str, memory_mb: int) -> None:
             conn.send(reply)
         except (BrokenPipeError, ConnectionResetError):
             return
-        except (Exception, MemoryError) as e:  # e.g. no memory left to pickle the answer: say so, keep serving
+        # e.g. no memory left to pickle the answer: say so and keep serving
+        except (Exception, MemoryError) as e:
             reply = None
             conn.send(("error", "sql", f"the query's result could not be returned: {type(e).__name__}: {e}"))
         del reply

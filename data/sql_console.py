@@ -88,7 +88,9 @@ def run_sql(
     if not sql.strip():
         raise ValueError("empty query")
     t0 = time.perf_counter()
-    limits = Limits(timeout_s=float(timeout_s), memory_mb=int(memory_mb), max_rows=int(max_rows), max_bytes=int(max_bytes))
+    limits = Limits(
+        timeout_s=float(timeout_s), memory_mb=int(memory_mb), max_rows=int(max_rows), max_bytes=int(max_bytes)
+    )
     ans = run_query(db_path, sql, limits)
     reason = ans.truncated_reason
     return SqlResult(ans.frame, reason is not None, time.perf_counter() - t0, reason)

@@ -20,7 +20,10 @@ def _submit(at, sql: str):
 @pytest.mark.parametrize(
     ("sql", "needle"),
     [
-        ("CALL enable_logging(storage='file', storage_path='/tmp/scaling-attack-log')", "refused a CALL statement"),
+        (
+            "CALL enable_logging(storage='file', storage_path='/tmp/scaling-attack-log')",
+            "refused a CALL statement",
+        ),
         ("SET GLOBAL integer_division = true", "refused a SET statement"),
         ("SET default_order = 'desc'", "refused a SET statement"),
         ("ATTACH '/tmp/other.duckdb' AS o", "refused a ATTACH statement"),

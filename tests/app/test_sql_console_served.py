@@ -113,7 +113,9 @@ def test_console_attacks_in_a_served_app_leave_it_serving(served, tmp_path):
             assert "Timed out" in text
             assert proc.poll() is None and _healthy(base)
             # a normal query still runs (the result grid is a canvas: check the row count and that no error shows)
-            text = _run_in_console(page, "select run_id from v_pretrain_points where source = 'gadre_overtraining'")
+            text = _run_in_console(
+                page, "select run_id from v_pretrain_points where source = 'gadre_overtraining'"
+            )
             assert "rows returned\n\n104\n" in text and "failed" not in text.lower() and "Not run" not in text
         finally:
             browser.close()

@@ -218,7 +218,9 @@ def test_explain_and_explain_analyze_of_a_select_run_under_the_same_limits(db):
     analyzed = run_sql(db, "EXPLAIN ANALYZE SELECT count(*) FROM v_pretrain_points", **FAST).frame
     assert "analyzed_plan" in analyzed["explain_key"].to_list()
     with pytest.raises(QueryTimeout):  # EXPLAIN ANALYZE executes the query: the time limit still holds
-        run_sql(db, "EXPLAIN ANALYZE SELECT count(*) FROM range(100000000000) a", **{**FAST, "timeout_s": 0.5})
+        run_sql(
+            db, "EXPLAIN ANALYZE SELECT count(*) FROM range(100000000000) a", **{**FAST, "timeout_s": 0.5}
+        )
 
 
 # --- reads of other files, and configuration changes hidden inside a SELECT ----------------------------------------
@@ -251,7 +253,11 @@ def secret(db) -> Path:
 def test_file_access_and_hidden_configuration_fail_inside_the_worker(db, truth, app_con, secret, sql):
     out, _ = attack(db, truth, app_con, console(db, sql.format(dir=db.parent, db=db)))
     assert isinstance(out, SqlError) and not isinstance(out, StatementRefused), out
-    needles = ("disabled by configuration", "configuration has been locked", "Expected a single SELECT statement")
+    needles = (
+        "disabled by configuration",
+        "configuration has been locked",
+        "Expected a single SELECT statement",
+    )
     assert any(k in str(out) for k in needles), out
     assert "root:" not in str(out) and "do-not-leak" not in str(out)
     assert not (db.parent / "log").exists()
@@ -305,7 +311,10 @@ def test_single_huge_function_call_hits_the_memory_limit_not_the_server(db, trut
 
 def test_single_uninterruptible_call_within_memory_is_killed_at_the_time_limit(db, truth, app_con):
     out, elapsed = attack(
-        db, truth, app_con, console(db, "SELECT len(list_sort(list_reverse(range(30000000))))", memory_mb=2048, timeout_s=0.3)
+        db,
+        truth,
+        app_con,
+        console(db, "SELECT len(list_sort(list_reverse(range(30000000))))", memory_mb=2048, timeout_s=0.3),
     )
     assert isinstance(out, QueryTimeout), out
     assert elapsed < 5
@@ -322,8 +331,15 @@ def test_huge_result_in_bytes_is_truncated_with_the_reason(db, truth, app_con):
     # 10,000 rows of 100 KB strings: 1 GB of text against a 1 MB byte cap (and a 10,000-row cap it would pass)
     res, _ = attack(
         db,
-        truth, app_con,
-        console(db, "SELECT repeat('x', 100000) AS s FROM range(10000)", max_rows=10_000, memory_mb=1024, timeout_s=30),
+        truth,
+        app_con,
+        console(
+            db,
+            "SELECT repeat('x', 100000) AS s FROM range(10000)",
+            max_rows=10_000,
+            memory_mb=1024,
+            timeout_s=30,
+        ),
     )
     assert isinstance(res, object) and not isinstance(res, Exception), res
     assert res.truncated and "bytes" in res.truncated_reason
@@ -334,7 +350,9 @@ def test_huge_result_in_bytes_is_truncated_with_the_reason(db, truth, app_con):
 def test_spilling_query_writes_only_to_a_private_temp_folder(db, truth, app_con):
     """Issue 8 item 6: a spilling query, then a COPY into ``<db>.tmp/``, made every later ingest fail."""
     # sorting ~200 MB of rows with 60 % of 256 MiB for DuckDB spills to its temp directory
-    sql = "SELECT i, md5(i::VARCHAR) || repeat('y', 100) AS s FROM range(1500000) t(i) ORDER BY s DESC LIMIT 3"
+    sql = (
+        "SELECT i, md5(i::VARCHAR) || repeat('y', 100) AS s FROM range(1500000) t(i) ORDER BY s DESC LIMIT 3"
+    )
     out, _ = attack(db, truth, app_con, console(db, sql, timeout_s=30))
     assert not isinstance(out, Exception), out
     assert out.frame.height == 3
@@ -509,7 +527,17 @@ def test_scaling_sql_attacks_exit_2_with_the_reason(db, capsys, argv, needle):
 def test_scaling_sql_reports_byte_truncation(db, capsys):
     from app.cli import main
 
-    code = main(["sql", "SELECT repeat('x', 100000) AS s FROM range(10000)", "--db", str(db), "--max-bytes", "500000", "--csv"])
+    code = main(
+        [
+            "sql",
+            "SELECT repeat('x', 100000) AS s FROM range(10000)",
+            "--db",
+            str(db),
+            "--max-bytes",
+            "500000",
+            "--csv",
+        ]
+    )
     assert code == 0
     err = capsys.readouterr().err
     assert "truncated at" in err and "bytes" in err
