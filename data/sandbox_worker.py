@@ -238,6 +238,8 @@ def filtered_sql(con: duckdb.DuckDBPyConnection, view: str, where: str, template
     if len(stmts) != 1 or _type_name(stmts[0]) != "SELECT":
         raise Refused(f"--where must be one SQL expression over {view} columns, got {where!r}")
     ((text,),) = con.execute("SELECT json_serialize_sql(?)", [inner]).fetchall()
+    if '"PARAMETER"' in text:  # a ? or $1 in the filter would take the caller's bound values
+        raise Refused(f"--where cannot hold query parameters (? or $n), got {where!r}")
     if not _plain_filter_select(json.loads(text), view):
         raise Refused(f"--where must be one SQL expression over {view} columns, got {where!r}")
     return template.replace("{filtered}", f"({inner}) AS filtered")

@@ -423,6 +423,7 @@ FILTER_ATTACKS = [
     ("1=1) UNION SELECT * FROM v_pretrain_points --", "Parser Error"),
     ("true) ORDER BY (1", "one SQL expression"),
     ("true) LIMIT (1", "one SQL expression"),
+    ("source = ? OR true", "cannot hold query parameters"),
     ("EXISTS (SELECT * FROM read_text('/etc/passwd'))", "disabled by configuration"),
     ("(SELECT sum(i * j) FROM range(100000) a(i), range(100000) b(j)) > 0", "stopped after 2 s"),
     ("len(range(500000000)) > 0", "memory"),
