@@ -132,7 +132,7 @@ class _Worker:
     def __init__(self, memory_mb: int):
         self.memory_mb = memory_mb
         self.uses = 0
-        self.temp_root = tempfile.mkdtemp(prefix="scaling-sql-")
+        self.temp_root = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
         mine, theirs = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH")) if p)
@@ -179,6 +179,30 @@ class _Worker:
         return code
 
 
+#: Temp folders of workers are ``<system temp>/scaling-sql-<pid of the app>-<random>``.
+_TEMP_PREFIX = "scaling-sql-"
+
+
+def sweep_stale_temp_folders() -> list[Path]:
+    """Delete worker temp folders left by app processes that no longer exist (e.g. killed with SIGKILL).
+
+    Returns the folders removed. Only folders of this user whose owning process is gone are touched.
+    """
+    removed = []
+    for p in Path(tempfile.gettempdir()).glob(f"{_TEMP_PREFIX}*-*"):
+        try:
+            pid = int(p.name[len(_TEMP_PREFIX) :].split("-", 1)[0])
+            if p.stat().st_uid != os.getuid() or pid == os.getpid():
+                continue
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+        except (ValueError, OSError):
+            continue
+    return removed
+
+
 #: Every worker not yet killed (killed at interpreter exit).
 _LIVE: set[_Worker] = set()
 #: Workers are started from this one long-lived thread: the worker's parent-death signal (PR_SET_PDEATHSIG)
@@ -212,8 +236,12 @@ class _Pool:
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._slots = threading.BoundedSemaphore(MAX_WORKERS)
+        self._swept = False
 
     def _take(self, memory_mb: int) -> _Worker:
+        if not self._swept:
+            self._swept = True
+            _LAUNCHER.submit(sweep_stale_temp_folders)
         with self._lock:
             for w in [w for w in self._idle if w.memory_mb == memory_mb]:
                 self._idle.remove(w)

@@ -380,6 +380,22 @@ def test_killed_worker_leaves_no_temp_folder(db, monkeypatch):
     assert all(Path(tempfile_root()) in p.parents for p in removed)
 
 
+def test_temp_folders_of_dead_app_processes_are_swept(tmp_path):
+    import tempfile
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = Path(tempfile.mkdtemp(prefix=f"scaling-sql-{dead.pid}-"))
+    (stale / "q").mkdir()
+    mine = Path(tempfile.mkdtemp(prefix=f"scaling-sql-{os.getpid()}-"))
+    try:
+        removed = sandbox.sweep_stale_temp_folders()
+        assert stale in removed and not stale.exists()
+        assert mine.exists()
+    finally:
+        mine.rmdir()
+
+
 def tempfile_root() -> str:
     import tempfile
 
