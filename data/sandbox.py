@@ -11,8 +11,9 @@ Design (the "killable subprocess" advice of DuckDB's "Securing DuckDB" page and 
   start method, which would re-run the caller's ``__main__`` in the child). Idle workers are kept (at most
   :data:`MAX_IDLE`) and reused, so the import of DuckDB is paid once per worker, not per query; a worker is
   replaced after :data:`MAX_USES` queries, and one that was killed or crashed is replaced in the background.
-* Each worker limits its own address space (``RLIMIT_AS``) and opens a fresh, locked, read-only DuckDB instance
-  per query (see :mod:`data.sandbox_worker`); the parent enforces the wall-clock limit by SIGKILL.
+* Each worker limits its own memory (``RLIMIT_DATA``, with ``RLIMIT_AS`` as a looser backstop) and opens a fresh,
+  locked, read-only DuckDB instance per query (see :mod:`data.sandbox_worker`); the parent enforces the
+  wall-clock limit by SIGKILL and reports a worker that died as a :class:`SqlError`.
 * At most :data:`MAX_WORKERS` queries run at once; a query waits for a free slot at most its own time limit.
 * A worker's DuckDB temp directory is a private folder under the system temp folder, never next to the
   database, and is deleted when the worker ends.

@@ -6,9 +6,9 @@ the Arrow IPC bytes it gets back into a polars frame.
 
 What the worker enforces on itself (the parent adds the wall-clock limit by killing it):
 
-* ``RLIMIT_AS`` (address space) = the size after start-up + ``memory_mb`` MiB, so one huge allocation inside a
-  single function call (``repeat('x', 4e9)``, ``range(5e8)``) fails in this process, not in the server;
-  ``RLIMIT_CORE`` = 0 (an abort writes no core file).
+* ``RLIMIT_DATA`` = the data size after start-up and a DuckDB warm-up + ``memory_mb`` MiB (``RLIMIT_AS`` is a
+  looser backstop), so one huge allocation inside a single function call (``repeat('x', 4e9)``, ``range(5e8)``)
+  fails in this process, not in the server; ``RLIMIT_CORE`` = 0 (an abort writes no core file).
 * A fresh read-only DuckDB instance per query: ``threads=1``, ``memory_limit``, ``temp_directory`` in a private
   folder the parent created under the system temp folder (never next to the database),
   ``max_temp_directory_size``, no extension auto-install/auto-load, no community extensions, no persistent
