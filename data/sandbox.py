@@ -76,7 +76,7 @@ class Limits:
     timeout_s : float
         Wall-clock seconds before the worker is killed.
     memory_mb : int
-        MiB of address space the worker may add beyond its start-up size (``RLIMIT_AS``); DuckDB's own
+        MiB of memory the worker may add beyond its start-up size (``RLIMIT_DATA``); DuckDB's own
         ``memory_limit`` is 60 % of it.
     max_rows : int or None
         Rows returned at most (the result says it was truncated); None: no row cap.

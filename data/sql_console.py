@@ -70,7 +70,7 @@ def run_sql(
     max_rows, max_bytes : int
         Caps on the returned rows and Arrow bytes; the result says whether and why it was truncated.
     memory_mb : int
-        MiB of memory the worker may add (``RLIMIT_AS``); DuckDB's ``memory_limit`` is 60 % of it.
+        MiB of memory the worker may add (``RLIMIT_DATA``); DuckDB's ``memory_limit`` is 60 % of it.
 
     Raises
     ------
