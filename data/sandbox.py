@@ -6,11 +6,12 @@ carries a user-written filter (``data.queries``: ``--where`` of the CLI fits, th
 Design (the "killable subprocess" advice of DuckDB's "Securing DuckDB" page and duckdb/duckdb#15925, where
 ``interrupt()`` does not stop every query):
 
-* Each worker is a separate interpreter (``python -m data.sandbox_worker``) started with ``subprocess`` from one
-  long-lived launcher thread (never a plain ``fork`` of the threaded Streamlit server, and no multiprocessing
-  start method, which would re-run the caller's ``__main__`` in the child). Idle workers are kept (at most
-  :data:`MAX_IDLE`) and reused, so the import of DuckDB is paid once per worker, not per query; a worker is
-  replaced after :data:`MAX_USES` queries, and one that was killed or crashed is replaced in the background.
+* Workers are forked by a small factory process (``python -m data.sandbox_worker --zygote``, started with
+  ``subprocess`` from one long-lived launcher thread) that imported DuckDB and pyarrow once: never a plain
+  ``fork`` of the threaded Streamlit server, and no multiprocessing start method, which would re-run the caller's
+  ``__main__`` in the child. Idle workers are kept (at most
+  :data:`MAX_IDLE`) and reused; a worker is replaced after :data:`MAX_USES` queries, and one that was killed or
+  crashed is replaced in the background.
 * Each worker limits its own memory (``RLIMIT_DATA``, with ``RLIMIT_AS`` as a looser backstop) and opens a fresh,
   locked, read-only DuckDB instance per query (see :mod:`data.sandbox_worker`); the parent enforces the
   wall-clock limit by SIGKILL and reports a worker that died as a :class:`SqlError`.
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import atexit
 import io
+import itertools
+import json
 import os
 import shutil
 import signal
@@ -127,57 +130,147 @@ def _describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-class _Worker:
-    """One worker process (``python -m data.sandbox_worker``) and the parent's end of its socket."""
+class _Zygote:
+    """The worker factory (``python -m data.sandbox_worker --zygote``) and a thread reading its messages.
 
-    def __init__(self, memory_mb: int):
-        self.memory_mb = memory_mb
-        self.uses = 0
-        self.temp_root = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
-        mine, theirs = socket.socketpair()
+    It has imported DuckDB and pyarrow once; each worker is a fork of it, so a new worker is ready in tens of
+    milliseconds instead of the second an import takes. The app learns each worker's exit status from it.
+    """
+
+    def __init__(self):
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH")) if p)
         try:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "data.sandbox_worker",
-                    str(theirs.fileno()),
-                    self.temp_root,
-                    str(memory_mb),
-                ],
+                [sys.executable, "-m", "data.sandbox_worker", "--zygote", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 env=env,
-                cwd=self.temp_root,
+                cwd=tempfile.gettempdir(),
             )
         except BaseException:
             mine.close()
-            shutil.rmtree(self.temp_root, ignore_errors=True)
             raise
         finally:
             theirs.close()
-        self.conn = Connection(mine.detach())
+        self.sock = mine
+        self._send_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._started: dict[int, int] = {}
+        self._exited: dict[int, int] = {}
+        self._tokens = itertools.count()
+        self.dead = False
+        threading.Thread(target=self._read, daemon=True, name="scaling-sql-zygote").start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                msg = self.sock.recv(65536)
+            except OSError:
+                msg = b""
+            with self._cond:
+                if not msg:
+                    self.dead = True
+                    self._cond.notify_all()
+                    return
+                d = json.loads(msg)
+                if "exited" in d:
+                    self._exited[d["exited"]] = d["code"]
+                else:
+                    self._started[d["token"]] = d["pid"]
+                self._cond.notify_all()
+
+    def spawn(self, temp_root: str, memory_mb: int) -> tuple[int, Connection]:
+        """Fork a worker; returns its pid and the parent's end of its socket."""
+        mine, theirs = socket.socketpair()
+        token = next(self._tokens)
+        msg = json.dumps({"token": token, "temp_root": temp_root, "memory_mb": memory_mb}).encode()
+        try:
+            with self._send_lock:
+                socket.send_fds(self.sock, [msg], [theirs.fileno()])
+        except OSError:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        with self._cond:
+            self._cond.wait_for(lambda: token in self._started or self.dead, START_TIMEOUT_S)
+            pid = self._started.pop(token, None)
+        if pid is None:
+            mine.close()
+            raise SqlError("the query worker factory did not answer")
+        return pid, Connection(mine.detach())
+
+    def exited(self, pid: int) -> bool:
+        with self._cond:
+            return pid in self._exited or self.dead
+
+    def exit_code(self, pid: int, timeout: float) -> int | None:
+        """The worker's exit status once the factory reaped it (None if not within ``timeout``)."""
+        with self._cond:
+            self._cond.wait_for(lambda: pid in self._exited or self.dead, timeout)
+            return self._exited.pop(pid, None)
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+_ZYGOTE: _Zygote | None = None
+
+
+def _zygote() -> _Zygote:
+    """The running worker factory, (re)started when needed. Called on the launcher thread only."""
+    global _ZYGOTE
+    if _ZYGOTE is None or _ZYGOTE.dead or _ZYGOTE.proc.poll() is not None:
+        _ZYGOTE = _Zygote()
+    return _ZYGOTE
+
+
+class _Worker:
+    """One worker process (forked by the factory) and the parent's end of its socket."""
+
+    def __init__(self, memory_mb: int):
+        self.memory_mb = memory_mb
+        self.uses = 0
+        self.code: int | None = None
+        self.temp_root = tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{os.getpid()}-")
+        try:
+            self.factory = _zygote()
+            self.pid, self.conn = self.factory.spawn(self.temp_root, memory_mb)
+        except BaseException:
+            shutil.rmtree(self.temp_root, ignore_errors=True)
+            raise
+        self.killed = False
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return not self.killed and not self.factory.exited(self.pid)
+
+    def ended(self, timeout: float) -> int | None:
+        """Wait up to ``timeout`` s for the worker to end by itself; its exit status or None."""
+        if self.code is None:
+            self.code = self.factory.exit_code(self.pid, timeout)
+        return self.code
 
     def kill(self) -> int | None:
         """SIGKILL the worker, reap it, delete its temp folder; returns its exit status (negative: signal)."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.kill()
-            except OSError:
-                pass
-        try:
-            code = self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            code = None
-        self.conn.close()
-        shutil.rmtree(self.temp_root, ignore_errors=True)
-        _LIVE.discard(self)
-        return code
+        if not self.killed:
+            self.killed = True
+            if self.code is None and not self.factory.exited(self.pid):
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if self.code is None:
+                self.code = self.factory.exit_code(self.pid, 5)
+            self.conn.close()
+            shutil.rmtree(self.temp_root, ignore_errors=True)
+            _LIVE.discard(self)
+        return self.code
 
 
 #: Temp folders of workers are ``<system temp>/scaling-sql-<pid of the app>-<random>``.
@@ -315,10 +408,7 @@ class _Pool:
             try:
                 reply = w.conn.recv()
             except (EOFError, OSError):
-                try:
-                    w.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
+                w.ended(5)
                 code = w.kill()
                 self._refill(limits.memory_mb)
                 raise SqlError(f"the query crashed the worker: {_describe_exit(code)}") from None
@@ -341,6 +431,8 @@ class _Pool:
 def _kill_all() -> None:
     for w in list(_LIVE):
         w.kill()
+    if _ZYGOTE is not None:
+        _ZYGOTE.close()
 
 
 atexit.register(_kill_all)

@@ -378,12 +378,77 @@ def serve(conn, temp_root: str, memory_mb: int) -> None:
             fn()
 
 
+def zygote(ctl_fd: int) -> None:
+    """Fork ready-imported workers on request (``python -m data.sandbox_worker --zygote FD``).
+
+    The parent sends ``{"token", "temp_root", "memory_mb"}`` with the worker's socket attached (SCM_RIGHTS) on the
+    SOCK_SEQPACKET socket ``FD``; the zygote forks a child that runs :func:`serve` on it and answers
+    ``{"token", "pid"}``. It reaps its children and reports ``{"exited": pid, "code": exit code (negative:
+    signal)}``. It never opens DuckDB itself, so it holds no DuckDB threads or state to fork. Ends when the parent
+    closes the socket (and, through the parent-death signal, when the parent dies).
+    """
+    import select
+    import socket
+    from multiprocessing.connection import Connection
+
+    _set_parent_death_signal()
+    ctl = socket.socket(fileno=ctl_fd)
+    rsig, wsig = os.pipe()
+    os.set_blocking(wsig, False)
+    signal.set_wakeup_fd(wsig)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+
+    def reap() -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            ctl.send(json.dumps({"exited": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
+
+    while True:
+        ready, _, _ = select.select([ctl, rsig], [], [])
+        if rsig in ready:
+            os.read(rsig, 4096)
+            reap()
+        if ctl not in ready:
+            continue
+        msg, fds, _, _ = socket.recv_fds(ctl, 65536, 1)
+        if not msg:
+            return
+        req = json.loads(msg)
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                ctl.close()
+                os.close(rsig)
+                os.close(wsig)
+                serve(Connection(fds[0]), req["temp_root"], int(req["memory_mb"]))
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        for fd in fds:
+            os.close(fd)
+        ctl.send(json.dumps({"token": req["token"], "pid": pid}).encode())
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m data.sandbox_worker FD TEMP_ROOT MEMORY_MB``: serve the parent on socket ``FD``."""
+    """``python -m data.sandbox_worker FD TEMP_ROOT MEMORY_MB`` (one worker on socket ``FD``) or
+    ``python -m data.sandbox_worker --zygote FD`` (the worker factory, see :func:`zygote`)."""
     import sys
     from multiprocessing.connection import Connection
 
-    fd, temp_root, memory_mb = (argv if argv is not None else sys.argv[1:])[:3]
+    args = argv if argv is not None else sys.argv[1:]
+    if args and args[0] == "--zygote":
+        zygote(int(args[1]))
+        return
+    fd, temp_root, memory_mb = args[:3]
     serve(Connection(int(fd)), temp_root, int(memory_mb))
 
 

@@ -421,7 +421,7 @@ def test_worker_crash_is_a_clear_error_and_the_next_query_works(db, truth, app_c
         while not taken and time.time() < deadline:
             time.sleep(0.01)
         time.sleep(0.3)
-        os.kill(taken[0].proc.pid, _signal.SIGABRT)
+        os.kill(taken[0].pid, _signal.SIGABRT)
 
     killer = threading.Thread(target=abort_soon, daemon=True)
     killer.start()
