@@ -396,6 +396,16 @@ def test_temp_folders_of_dead_app_processes_are_swept(tmp_path):
         mine.rmdir()
 
 
+def test_killed_worker_factory_is_restarted(db):
+    run_sql(db, "SELECT 1", **FAST)
+    factory = sandbox._ZYGOTE
+    assert factory is not None
+    os.kill(factory.proc.pid, 9)
+    factory.proc.wait(10)
+    assert run_sql(db, "SELECT 7/2 AS half", **FAST).frame.item() == 3.5
+    assert sandbox._ZYGOTE is not factory and sandbox._ZYGOTE.proc.poll() is None
+
+
 def tempfile_root() -> str:
     import tempfile
 
