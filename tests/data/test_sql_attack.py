@@ -396,6 +396,31 @@ def test_temp_folders_of_dead_app_processes_are_swept(tmp_path):
         mine.rmdir()
 
 
+def test_many_concurrent_users_share_the_bounded_pool(db, truth):
+    """Eight sessions at once, three queries each, while one of them times out: all others get right answers."""
+    results, errors = [], []
+
+    def session(i: int):
+        try:
+            for _ in range(3):
+                if i == 0:
+                    with pytest.raises(QueryTimeout):
+                        run_sql(db, RUNAWAY, **{**FAST, "timeout_s": 0.5})
+                else:
+                    results.append(run_sql(db, OTHER_USER_SQL, timeout_s=30).frame.row(0))
+        except BaseException as e:  # noqa: BLE001 - recorded, asserted below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert results == [(3.5, [0, 1, 2])] * 21
+    assert len(sandbox._LIVE) <= sandbox.MAX_WORKERS + sandbox.MAX_IDLE + 1  # + one background replacement
+
+
 def test_killed_worker_factory_is_restarted(db):
     run_sql(db, "SELECT 1", **FAST)
     factory = sandbox._ZYGOTE
