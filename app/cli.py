@@ -213,9 +213,21 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     _db_arg(p, settings)
     p.add_argument("query", help='the SQL query, e.g. "select * from v_final_loss limit 5"')
     p.add_argument(
-        "--timeout", type=float, default=settings.sql_timeout_s, help="seconds before interrupting"
+        "--timeout", type=float, default=settings.sql_timeout_s, help="seconds before the query is killed"
     )
     p.add_argument("--max-rows", type=int, default=settings.sql_max_rows, help="rows returned at most")
+    p.add_argument(
+        "--max-bytes",
+        type=int,
+        default=settings.sql_max_bytes,
+        help="bytes of result data returned at most (default 50 MB)",
+    )
+    p.add_argument(
+        "--memory-mb",
+        type=int,
+        default=settings.sql_memory_mb,
+        help="memory (MiB) the query's worker process may use (default 1024)",
+    )
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     return parser
 
@@ -530,14 +542,21 @@ def serve(
 
 
 def cmd_sql(args) -> int:
-    from data.sql_console import QueryTimeout, run_sql
+    from data.sql_console import QueryTimeout, SqlError, run_sql
 
     try:
-        res = run_sql(args.db, args.query, timeout_s=args.timeout, max_rows=args.max_rows)
-    except (QueryTimeout, ValueError, FileNotFoundError) as e:
+        res = run_sql(
+            args.db,
+            args.query,
+            timeout_s=args.timeout,
+            max_rows=args.max_rows,
+            max_bytes=args.max_bytes,
+            memory_mb=args.memory_mb,
+        )
+    except (QueryTimeout, SqlError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except Exception as e:  # duckdb errors: syntax, read-only, missing table
+    except Exception as e:  # never a traceback for a console query
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     if args.csv:
@@ -548,7 +567,7 @@ def cmd_sql(args) -> int:
         with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=60):
             print(res.frame)
     if res.truncated:
-        print(f"(truncated at {args.max_rows} rows)", file=sys.stderr)
+        print(f"(truncated at {res.frame.height:,} rows: {res.truncated_reason})", file=sys.stderr)
     return 0
 
 
@@ -560,7 +579,9 @@ def cmd_simulate(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scaling`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    args = build_parser(settings).parse_args(argv)
+    settings.apply_filter_limits()
     handler = {
         "migrate": cmd_migrate,
         "ingest": cmd_ingest,

@@ -39,6 +39,7 @@ PAGES = {
     ],
 }
 
+cache.settings().apply_filter_limits()  # time and memory limits of user filters (they run in sandbox workers)
 path, version = cache.db_state()
 
 
