@@ -205,3 +205,12 @@ def eval_runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         con,
         "SELECT run_id, source, model_family AS model, n_params FROM runs WHERE kind = 'eval' ORDER BY run_id",
     )
+
+
+def isoflop_cells(
+    con: duckdb.DuckDBPyConnection, source: str | None = None, where: str | None = None
+) -> pl.DataFrame:
+    """Rows of ``v_isoflop_cells``: every isoFLOP run of a source, with its final loss (NULL if none) and the last
+    tokens it logged (NULL without per-step rows), optionally filtered."""
+    sql, params = _filtered("v_isoflop_cells", source, where, "budget_flops, n_params, run_id")
+    return _frame(con, sql, params)
