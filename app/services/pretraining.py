@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -683,3 +684,130 @@ def budget_warning(fit: PretrainingFit, budget: float) -> str | None:
     """The first of :func:`budget_warnings` without an allocation (compute range only), or None."""
     w = budget_warnings(fit, budget)
     return w[0] if w else None
+
+
+def fit_selection(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    where: str | None,
+    law: str,
+    n_boot: int,
+    seed: int,
+    backtest: bool,
+    fixed: tuple[tuple[str, float], ...] = (),
+    tie: bool = False,
+) -> PretrainingFit:
+    """:func:`fit_pretraining` on one source and filter, with constraints as hashable pairs (for the page's cache).
+
+    Raises
+    ------
+    ValueError
+        As :func:`select_points` and :func:`fit_pretraining`.
+    """
+    points = select_points(con, source, where)
+    return fit_pretraining(
+        points,
+        law=law,
+        selection={"source": source, "where": where},
+        n_boot=n_boot,
+        seed=seed,
+        backtest=backtest,
+        fixed=dict(fixed),
+        tie=tie,
+    )
+
+
+_WHERE_PART = re.compile(r"^\s*(corpus|recipe)\s*=\s*'((?:[^']|'')*)'\s*$")
+
+
+def _where_choices(where: str | None) -> dict[str, str] | None:
+    """``"corpus = 'rw' AND recipe = 'x'"`` -> ``{"corpus": "rw", "recipe": "x"}``; None if not of that shape."""
+    if not where:
+        return {}
+    out = {}
+    for part in re.split(r"\s+AND\s+", where, flags=re.IGNORECASE):
+        m = _WHERE_PART.match(part)
+        if not m:
+            return None
+        out[m.group(1)] = m.group(2).replace("''", "'")
+    return out
+
+
+def default_selection(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The selection the Pretraining page opens on: the most identifiable, plausible stored Chinchilla fit.
+
+    Ranks the latest stored ``chinchilla`` fits (``scaling demo`` stores one per source) by: identifiability
+    verdict "identified", compute-optimal tokens per parameter at 1e23 FLOPs inside
+    :data:`PLAUSIBLE_TOKENS_PER_PARAM`, then points fitted. Without stored fits: the source with isoFLOP budgets and
+    the most points. Returns ``{"source", "corpus", "recipe", "reason"}`` (corpus / recipe None for all) or None
+    when there are no pretraining points.
+    """
+    from data.fits import list_fits, load_fit
+
+    sources = queries.pretrain_sources(con)
+    if sources.height == 0:
+        return None
+    known = set(sources["source"].to_list())
+    best: tuple | None = None
+    try:
+        fits = list_fits(con, axis="pretraining")
+    except duckdb.Error:
+        fits = pl.DataFrame()
+    for row in fits.iter_rows(named=True) if fits.height else []:
+        if row["law"] != "chinchilla":
+            continue
+        rec = load_fit(con, row["fit_id"]) or {}
+        sel = rec.get("selection") or {}
+        choice = _where_choices(sel.get("where"))
+        if sel.get("source") not in known or choice is None:
+            continue
+        result = rec.get("result") or {}
+        verdict = ((result.get("extra") or {}).get("identifiability") or {}).get("verdict")
+        try:
+            tpp = float(compute_optimal_allocation(result.get("params") or {}, [DEFAULT_BUDGET]).tokens_per_param[0])
+        except (ValueError, TypeError):
+            tpp = float("nan")
+        plausible = PLAUSIBLE_TOKENS_PER_PARAM[0] <= tpp <= PLAUSIBLE_TOKENS_PER_PARAM[1]
+        key = (verdict == "identified", plausible, int(result.get("n_points") or 0))
+        if best is None or key > best[0]:
+            reason = (
+                f"stored fit {row['fit_id']}: {verdict or 'identifiability not recorded'}, "
+                f"{tpp:.3g} tokens per parameter at {DEFAULT_BUDGET:.0e} FLOPs"
+            )
+            best = (key, sel["source"], choice, reason)
+    if best is not None:
+        _, src, choice, reason = best
+        return {"source": src, "corpus": choice.get("corpus"), "recipe": choice.get("recipe"), "reason": reason}
+    ranked = sources.sort(["n_isoflop_points", "n_points"], descending=True)
+    return {
+        "source": ranked["source"][0],
+        "corpus": None,
+        "recipe": None,
+        "reason": "no stored fit: the source with isoFLOP budgets and the most runs",
+    }
+
+
+def identifiability_table(ident: dict[str, Any]) -> pl.DataFrame:
+    """One row per parameter of an identifiability record: parameter, verdict, range_lo, range_hi, bootstrap."""
+    rows = []
+    for k, pr in ident.get("parameters", {}).items():
+        rng = pr.get("range") or [None, None]
+        rows.append(
+            {
+                "parameter": k,
+                "verdict": pr["verdict"],
+                "range_lo": rng[0],
+                "range_hi": rng[1],
+                "bootstrap interval": "trustworthy" if pr.get("bootstrap_trustworthy") else "untrustworthy",
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "parameter": pl.String,
+            "verdict": pl.String,
+            "range_lo": pl.Float64,
+            "range_hi": pl.Float64,
+            "bootstrap interval": pl.String,
+        },
+    )
