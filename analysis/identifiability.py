@@ -143,6 +143,7 @@ def profile_parameter(
     best: float,
     f_min: float,
     threshold: float,
+    bisect: int = 6,
 ) -> dict[str, Any]:
     """Profile the objective over one parameter and read off its within-noise range.
 
@@ -159,6 +160,8 @@ def profile_parameter(
         Objective at the optimum.
     threshold : float
         Allowed rise (:func:`profile_threshold`); NaN means no noise estimate (zero degrees of freedom).
+    bisect : int
+        Bisection steps (each one refit) locating each end of the range between its two grid values.
 
     Returns
     -------
@@ -205,9 +208,20 @@ def profile_parameter(
     lower_open, upper_open = lo_i == 0, hi_i == gi.size - 1
 
     def cross(i_in: int, i_out: int) -> float:
-        r0, r1 = ri[i_in], ri[i_out]
-        t = (threshold - r0) / (r1 - r0) if r1 != r0 else 0.0
-        return float(gi[i_in] + t * (gi[i_out] - gi[i_in]))
+        """Where the rise crosses the threshold between two grid values: bisection with the refit, then linear."""
+        a, b, ra, rb = float(gi[i_in]), float(gi[i_out]), float(ri[i_in]), float(ri[i_out])
+        for _ in range(bisect):
+            m = 0.5 * (a + b)
+            try:
+                rm = max(float(refit(m)) - f_min, 0.0)
+            except (ValueError, RuntimeError, FloatingPointError):
+                break
+            if rm <= threshold:
+                a, ra = m, rm
+            else:
+                b, rb = m, rm
+        t = (threshold - ra) / (rb - ra) if rb != ra else 0.0
+        return float(a + t * (b - a))
 
     lo = float(gi[0]) if lower_open else cross(lo_i, lo_i - 1)
     hi = float(gi[-1]) if upper_open else cross(hi_i, hi_i + 1)
