@@ -363,6 +363,11 @@ def _E_bound_note(params: Mapping[str, float], L: np.ndarray) -> list[str]:
             f"E = {E:.3g} sits at its lower bound (0): these runs do not pin down the irreducible loss, so "
             "extrapolations and the compute-optimal split are unreliable"
         ]
+    if E is not None and E > 0.98 * float(np.min(L)):
+        return [
+            f"E = {E:.4g} sits just below the lowest observed loss ({float(np.min(L)):.4g}): the runs do not reach "
+            "the curvature that separates the asymptote from the power-law terms"
+        ]
     return []
 
 

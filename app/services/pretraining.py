@@ -738,8 +738,8 @@ def default_selection(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
 
     Ranks the latest stored ``chinchilla`` fits (``scaling demo`` stores one per source) by: identifiability
     verdict "identified", compute-optimal tokens per parameter at 1e23 FLOPs inside
-    :data:`PLAUSIBLE_TOKENS_PER_PARAM`, then points fitted. Without stored fits: the source with isoFLOP budgets and
-    the most points. Returns ``{"source", "corpus", "recipe", "reason"}`` (corpus / recipe None for all) or None
+    :data:`PLAUSIBLE_TOKENS_PER_PARAM`, then points fitted. Without stored fits: a source with isoFLOP budgets and
+    a single corpus, the one with the most points. Returns ``{"source", "corpus", "recipe", "reason"}`` (corpus / recipe None for all) or None
     when there are no pretraining points.
     """
     from data.fits import list_fits, load_fit
@@ -778,12 +778,14 @@ def default_selection(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     if best is not None:
         _, src, choice, reason = best
         return {"source": src, "corpus": choice.get("corpus"), "recipe": choice.get("recipe"), "reason": reason}
-    ranked = sources.sort(["n_isoflop_points", "n_points"], descending=True)
+    ranked = sources.with_columns(
+        (pl.col("n_isoflop_points") > 0).alias("has_budgets"), (pl.col("n_corpora") <= 1).alias("one_corpus")
+    ).sort(["has_budgets", "one_corpus", "n_points"], descending=True)
     return {
         "source": ranked["source"][0],
         "corpus": None,
         "recipe": None,
-        "reason": "no stored fit: the source with isoFLOP budgets and the most runs",
+        "reason": "no stored fit: the single-corpus source with isoFLOP budgets and the most runs",
     }
 
 
