@@ -84,7 +84,10 @@ def accept_small_gradient(success: bool, message: str, grad_norm: float, tol: fl
     (bool, str)
         (converged, status message).
     """
-    reason = " ".join(str(message).replace("ABNORMAL:", "line search stopped").split()).strip().lower() or "stopped"
+    reason = (
+        " ".join(str(message).replace("ABNORMAL:", "line search stopped").split()).strip().lower()
+        or "stopped"
+    )
     if grad_norm <= tol:
         return True, f"converged: gradient norm {grad_norm:.3g} at the optimum (tolerance {tol:.3g})"
     if success:

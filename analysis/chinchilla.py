@@ -250,7 +250,7 @@ def _constraint(fixed: Mapping[str, float] | None, tie: bool) -> _Constraint:
         if "beta" in fixed and "alpha" not in fixed:
             base[3] = base[4]
             fixed["alpha"] = fixed["beta"]
-    free = [i for i in range(5) if not (i in (FIXABLE[k] for k in fixed))]
+    free = [i for i in range(5) if i not in (FIXABLE[k] for k in fixed)]
     if tie:
         free = [i for i in free if i != 4]
     return _Constraint(base, np.asarray(free, dtype=int), bool(tie))
@@ -281,7 +281,9 @@ def _bounds() -> list[tuple[float | None, float | None]]:
     return [(None, None), (None, None), (None, None), EXPONENT_BOUNDS, EXPONENT_BOUNDS]
 
 
-def _value_and_grad_free(u: np.ndarray, p: _Problem, scale: float, cons: _Constraint) -> tuple[float, np.ndarray]:
+def _value_and_grad_free(
+    u: np.ndarray, p: _Problem, scale: float, cons: _Constraint
+) -> tuple[float, np.ndarray]:
     f, g = _value_and_grad(cons.full(u), p, scale)
     return f, cons.reduce_grad(g)
 
@@ -515,10 +517,14 @@ def fit_chinchilla(
         alphas = np.array([fx["alpha"]]) if "alpha" in fx else grid
         betas = np.array([fx["beta"]]) if "beta" in fx else grid
         if tie_exponents:
-            alphas = betas = np.array([fx["alpha"]]) if "alpha" in fx else np.array([fx["beta"]]) if "beta" in fx else grid
+            alphas = betas = (
+                np.array([fx["alpha"]]) if "alpha" in fx else np.array([fx["beta"]]) if "beta" in fx else grid
+            )
         z_cells, obj_cells = _vp_grid(p, L, alphas, betas, fx.get("E"))
         if tie_exponents and alphas.size > 1:
-            diag = np.ravel_multi_index((np.arange(alphas.size), np.arange(alphas.size)), (alphas.size, betas.size))
+            diag = np.ravel_multi_index(
+                (np.arange(alphas.size), np.arange(alphas.size)), (alphas.size, betas.size)
+            )
             z_cells, obj_cells = z_cells[diag], obj_cells[diag]
         order = np.argsort(obj_cells)[:n_refine]
         starts = list(z_cells[order])

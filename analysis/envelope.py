@@ -21,7 +21,12 @@ from analysis._common import positive_1d
 from analysis.errors import InsufficientDataError
 from analysis.results import FitResult
 
-__all__ = ["training_curve_envelope", "fit_envelope_allocation", "envelope_runs_excluded", "MAX_EDGE_FRACTION"]
+__all__ = [
+    "training_curve_envelope",
+    "fit_envelope_allocation",
+    "envelope_runs_excluded",
+    "MAX_EDGE_FRACTION",
+]
 
 #: Approach 1 is flagged when more than this share of the fitted envelope points are won by the smallest or the
 #: largest model covering that compute (the minimum over N is not bracketed there).
@@ -142,7 +147,9 @@ def training_curve_envelope(
     )
 
 
-def envelope_runs_excluded(run_id: Sequence[object] | np.ndarray, C: Sequence[float] | np.ndarray) -> list[str]:
+def envelope_runs_excluded(
+    run_id: Sequence[object] | np.ndarray, C: Sequence[float] | np.ndarray
+) -> list[str]:
     """Runs the envelope cannot use: fewer than two checkpoints with distinct C (FLOPs).
 
     Returns

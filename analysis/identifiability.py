@@ -291,7 +291,11 @@ def assess(
     thr = profile_threshold(max(float(f_min), 0.0), n_points, n_free, level)
     params: dict[str, Any] = {}
     for name in fixed:
-        params[name] = {"verdict": "fixed", "reason": "held fixed by the constraint", "bootstrap_trustworthy": True}
+        params[name] = {
+            "verdict": "fixed",
+            "reason": "held fixed by the constraint",
+            "bootstrap_trustworthy": True,
+        }
     for name, (refit, grid, best) in profiles.items():
         pr = profile_parameter(refit, grid, best, float(f_min), thr)
         pr["bootstrap_trustworthy"] = pr["verdict"] == "identified"
@@ -443,12 +447,18 @@ def chinchilla_identifiability(
         profiles["E"] = (refit_with("E"), profile_grid(p["E"], 0.01 * Lmin, 0.99 * Lmin), p["E"])
     if tie_exponents:
         if "alpha" not in fx and "beta" not in fx:
-            profiles["alpha=beta"] = (refit_with("alpha=beta"), profile_grid(p["alpha"], 0.02, 2.5), p["alpha"])
+            profiles["alpha=beta"] = (
+                refit_with("alpha=beta"),
+                profile_grid(p["alpha"], 0.02, 2.5),
+                p["alpha"],
+            )
     else:
         for k in ("alpha", "beta"):
             if k not in fx:
                 profiles[k] = (refit_with(k), profile_grid(p[k], 0.02, 2.5), p[k])
-    fixed_names = sorted(fx) + (["beta (= alpha)"] if tie_exponents and not ({"alpha", "beta"} & set(fx)) else [])
+    fixed_names = sorted(fx) + (
+        ["beta (= alpha)"] if tie_exponents and not ({"alpha", "beta"} & set(fx)) else []
+    )
     out = assess(
         n_points=int(N.size),
         n_free=int(result.extra.get("n_free_params", 5)),
@@ -456,9 +466,8 @@ def chinchilla_identifiability(
         profiles=profiles,
         spans={"N": span_decades(N), "D": span_decades(D)},
         fixed=fixed_names,
-        at_bound=_E_bound_note(p, L) * ("E" not in fx) + _exponent_bound_notes(
-            p, [k for k in ("alpha", "beta") if k not in fx]
-        ),
+        at_bound=_E_bound_note(p, L) * ("E" not in fx)
+        + _exponent_bound_notes(p, [k for k in ("alpha", "beta") if k not in fx]),
         converged=bool(result.success),
         convergence=result.message,
         level=level,
@@ -527,7 +536,8 @@ def compute_law_identifiability(
         profiles=profiles,
         spans={"C": span_decades(C)},
         fixed=sorted(fx),
-        at_bound=_E_bound_note(p, L) * ("E" not in fx) + _exponent_bound_notes(p, ["alpha"] if "alpha" not in fx else []),
+        at_bound=_E_bound_note(p, L) * ("E" not in fx)
+        + _exponent_bound_notes(p, ["alpha"] if "alpha" not in fx else []),
         converged=bool(result.success),
         convergence=result.message,
         level=level,

@@ -55,8 +55,9 @@ OUTLIER_LOCAL = 0.5
 CELL_RULES = (
     "failed: no final loss; not finished: last logged tokens < 99% of the planned tokens; diverged: loss > "
     f"{DIVERGED_RATIO:g}x the loss of every adjacent size of the budget; outlier: |loss - parabola through the two "
-    f"sizes on each side| > max({OUTLIER_NATS:g} nats, {OUTLIER_LOCAL:g} x the loss range of those four) (interior cells of budgets with >= 6 cells, worst first, "
-    "repeated). A budget is ok with >= {MIN_CELLS_PER_BUDGET} cells in its parabola, a convex parabola and a "
+    f"sizes on each side| > max({OUTLIER_NATS:g} nats, {OUTLIER_LOCAL:g} x the loss range of those four) "
+    "(interior cells of budgets with >= 6 cells, worst first, "
+    f"repeated). A budget is ok with >= {MIN_CELLS_PER_BUDGET} cells in its parabola, a convex parabola and a "
     "bracketed minimum (the lowest-loss cell is not the smallest or largest size and the vertex lies inside the "
     f"sizes); the exponent is ok with >= {MIN_BUDGETS} such budgets."
 )
@@ -103,7 +104,9 @@ def screen_cells(
     L = np.asarray(L, dtype=float)
     fin = np.ones(C.size, bool) if finished is None else np.asarray(finished, dtype=bool)
     if not (C.shape == N.shape == L.shape == fin.shape):
-        raise ValueError(f"C, N, L (and finished) must have the same shape, got {C.shape}, {N.shape}, {L.shape}")
+        raise ValueError(
+            f"C, N, L (and finished) must have the same shape, got {C.shape}, {N.shape}, {L.shape}"
+        )
     reason: list[str | None] = [None] * C.size
     for i in range(C.size):
         if not (np.isfinite(L[i]) and L[i] > 0):
@@ -123,7 +126,9 @@ def screen_cells(
             x, y = np.log(N[idx]), L[idx]
             loo = np.zeros(idx.size)
             excess = np.zeros(idx.size)
-            for j in range(2, idx.size - 2):  # interior cells: the prediction interpolates (2 sizes each side)
+            for j in range(
+                2, idx.size - 2
+            ):  # interior cells: the prediction interpolates (2 sizes each side)
                 near = np.array([j - 2, j - 1, j + 1, j + 2])
                 loo[j] = y[j] - np.polyval(np.polyfit(x[near], y[near], 2), x[j])
                 excess[j] = abs(loo[j]) / max(OUTLIER_NATS, OUTLIER_LOCAL * float(np.ptp(y[near])))
@@ -164,7 +169,9 @@ def budget_report(minima: pl.DataFrame, cells: pl.DataFrame) -> pl.DataFrame:
         .group_by("C", maintain_order=True)
         .agg(
             pl.col("k").sum().alias("n_excluded"),
-            pl.concat_str([pl.col("k").cast(pl.String), pl.col("why")], separator=" ").str.join("; ").alias("excluded"),
+            pl.concat_str([pl.col("k").cast(pl.String), pl.col("why")], separator=" ")
+            .str.join("; ")
+            .alias("excluded"),
         )
     )
     tot = cells.group_by("C").agg(pl.len().alias("n_cells"))

@@ -154,7 +154,9 @@ if res.minima.height:
     st.subheader("isoFLOP profiles")
     if res.profiles.height:
         st.altair_chart(
-            cp.isoflop_profiles(res.profiles, res.minima, title="final loss vs N per budget (vertices marked)"),
+            cp.isoflop_profiles(
+                res.profiles, res.minima, title="final loss vs N per budget (vertices marked)"
+            ),
             width="stretch",
         )
     st.dataframe(
@@ -164,8 +166,6 @@ if res.minima.height:
                 for c in (
                     "C",
                     "N_opt",
-                    "D_opt",
-                    "L_opt",
                     "tokens_per_param",
                     "n_points",
                     "n_cells",
@@ -188,7 +188,7 @@ if res.minima.height:
             "tokens_per_param": st.column_config.NumberColumn("tokens / param", format="%.1f"),
             "n_points": "runs in parabola",
             "n_cells": "runs at budget",
-            "excluded": st.column_config.TextColumn("excluded (why)", help=res.notes["approach2"]),
+            "excluded": st.column_config.TextColumn("excluded (why)", help=res.notes["approach2_rules"]),
         },
     )
-    st.caption("Budget checks: " + res.notes["approach2"])
+    st.caption("Budget checks: " + res.notes["approach2_rules"])

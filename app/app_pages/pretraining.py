@@ -22,7 +22,9 @@ if sources.height == 0:
         "No pretraining runs with N, D, C and a final loss yet. Ingest some (see README, 'Using your own logs')."
     )
     st.stop()
-if state.PRE_SOURCE not in st.session_state:  # first visit: open on the most identifiable, plausible stored fit
+if (
+    state.PRE_SOURCE not in st.session_state
+):  # first visit: open on the most identifiable, plausible stored fit
     default = cache.service("app.services.pretraining:default_selection")
     if default and default["source"] in sources["source"].to_list():
         st.session_state[state.PRE_SOURCE] = default["source"]

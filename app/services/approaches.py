@@ -106,7 +106,9 @@ def _q(x: np.ndarray) -> tuple[float, float]:
 
 def _row(approach: str, method: str, **kw: Any) -> dict[str, Any]:
     row: dict[str, Any] = {c: math.nan for c in TABLE_COLUMNS}
-    row.update(approach=approach, method=method, status="ok", n_points=0, n_budgets=0, uncertainty="", reason="")
+    row.update(
+        approach=approach, method=method, status="ok", n_points=0, n_budgets=0, uncertainty="", reason=""
+    )
     row.update(kw)
     return row
 
@@ -253,7 +255,9 @@ def _envelope_verdict(fit: FitResult, excluded: list[str]) -> dict[str, Any]:
             f"over N not bracketed; limit {MAX_EDGE_FRACTION:.0%})"
         )
     if fit.derived.get("n_runs", 0) < MIN_ENVELOPE_RUNS:
-        problems.append(f"only {int(fit.derived['n_runs'])} runs on the envelope (minimum {MIN_ENVELOPE_RUNS})")
+        problems.append(
+            f"only {int(fit.derived['n_runs'])} runs on the envelope (minimum {MIN_ENVELOPE_RUNS})"
+        )
     notes = [f"{len(excluded)} runs excluded (fewer than two checkpoints)"] if excluded else []
     return {"status": "warning" if problems else "ok", "reason": "; ".join(problems + notes)}
 
@@ -286,7 +290,9 @@ def _screen(iso: pl.DataFrame, cells: pl.DataFrame | None) -> pl.DataFrame:
         seen = src["last_tokens_seen"].cast(pl.Float64).to_numpy()
         planned = src["n_tokens"].cast(pl.Float64).to_numpy()
         finished = ~(np.isfinite(seen) & np.isfinite(planned) & (seen < 0.99 * planned))
-    screened = screen_cells(src["budget_flops"].to_numpy(), src["n_params"].to_numpy(), loss, finished=finished)
+    screened = screen_cells(
+        src["budget_flops"].to_numpy(), src["n_params"].to_numpy(), loss, finished=finished
+    )
     return screened.with_columns(pl.Series("run_id", src["run_id"].to_list()))
 
 
@@ -600,8 +606,8 @@ def compare_approaches(
             if neighbors
             else "parabola through every run of each budget"
         )
-        + "; only budgets that pass every check are used. "
-        + CELL_RULES,
+        + "; only budgets that pass every check are used",
+        "approach2_rules": CELL_RULES,
         "approach1": "intermediate checkpoints of a cosine schedule are not finished shorter runs, so the envelope "
         "is biased towards larger models (Li et al. 2025, arXiv 2502.18969)",
     }

@@ -183,7 +183,10 @@ def _fit_once(
         )
     if law == "compute":
         return fit_compute_law(
-            fp["compute_flops"].to_numpy(), fp["loss"].to_numpy(), delta=delta, fixed=cons.get("fixed") or None
+            fp["compute_flops"].to_numpy(),
+            fp["loss"].to_numpy(),
+            delta=delta,
+            fixed=cons.get("fixed") or None,
         )
     col = "n_params" if law == "kaplan_N" else "n_tokens"
     return fit_power_law(
@@ -232,7 +235,9 @@ def fit_pretraining(
     fixed = dict(fixed or {})
     bad = sorted(set(fixed) - set(FIXABLE.get(law, ())))
     if bad:
-        raise ValueError(f"law {law} cannot fix {bad} (it can fix: {', '.join(FIXABLE.get(law, ())) or 'nothing'})")
+        raise ValueError(
+            f"law {law} cannot fix {bad} (it can fix: {', '.join(FIXABLE.get(law, ())) or 'nothing'})"
+        )
     if tie and law not in TIEABLE:
         raise ValueError(f"law {law} cannot tie alpha = beta")
     cons = {"fixed": fixed, "tie": bool(tie)}
@@ -299,7 +304,11 @@ def identifiability(
         )
     elif law == "compute":
         out = compute_law_identifiability(
-            fp["compute_flops"].to_numpy(), fp["loss"].to_numpy(), result, delta=delta, fixed=cons.get("fixed")
+            fp["compute_flops"].to_numpy(),
+            fp["loss"].to_numpy(),
+            result,
+            delta=delta,
+            fixed=cons.get("fixed"),
         )
     else:
         col, var = ("n_params", "N") if law == "kaplan_N" else ("n_tokens", "D")
@@ -313,7 +322,11 @@ def identifiability(
 
 def _compare_bootstrap_with_profiles(ident: dict[str, Any], result: FitResult) -> dict[str, Any]:
     """Flag bootstrap intervals much narrower than the profile range (warm-started refits stuck on a ridge)."""
-    ident = {**ident, "warnings": list(ident["warnings"]), "untrustworthy_intervals": list(ident["untrustworthy_intervals"])}
+    ident = {
+        **ident,
+        "warnings": list(ident["warnings"]),
+        "untrustworthy_intervals": list(ident["untrustworthy_intervals"]),
+    }
     for name, pr in ident["parameters"].items():
         key = "alpha" if name == "alpha=beta" else name
         rng = pr.get("range")
@@ -338,7 +351,9 @@ def _arrays_for(law: str, fp: pl.DataFrame) -> dict[str, np.ndarray]:
     return {"x": fp[col].to_numpy(), "L": fp["loss"].to_numpy()}
 
 
-def _fit_arrays(law: str, a: dict[str, np.ndarray], delta: float, cons: dict[str, Any] | None = None) -> FitResult:
+def _fit_arrays(
+    law: str, a: dict[str, np.ndarray], delta: float, cons: dict[str, Any] | None = None
+) -> FitResult:
     if law == "compute":
         return fit_compute_law(a["C"], a["L"], delta=delta, fixed=(cons or {}).get("fixed") or None)
     return fit_power_law(a["x"], a["L"], variable="N" if law == "kaplan_N" else "D")
@@ -646,9 +661,13 @@ def budget_warnings(fit: PretrainingFit, budget: float, alloc: pl.DataFrame | No
     C = fit.points["compute_flops"]
     lo, hi = float(C.min()), float(C.max())
     if budget > 100 * hi:
-        out.append(f"C = {budget:.3g} FLOPs is {budget / hi:.3g}x the largest run ({hi:.3g}): a far extrapolation.")
+        out.append(
+            f"C = {budget:.3g} FLOPs is {budget / hi:.3g}x the largest run ({hi:.3g}): a far extrapolation."
+        )
     elif budget < lo / 100:
-        out.append(f"C = {budget:.3g} FLOPs is far below the smallest run ({lo:.3g}): outside the fitted range.")
+        out.append(
+            f"C = {budget:.3g} FLOPs is far below the smallest run ({lo:.3g}): outside the fitted range."
+        )
     if alloc is not None and alloc.height:
         row = alloc.row(0, named=True)
         tpp = fit.points["n_tokens"] / fit.points["n_params"]
@@ -764,7 +783,9 @@ def default_selection(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
         result = rec.get("result") or {}
         verdict = ((result.get("extra") or {}).get("identifiability") or {}).get("verdict")
         try:
-            tpp = float(compute_optimal_allocation(result.get("params") or {}, [DEFAULT_BUDGET]).tokens_per_param[0])
+            tpp = float(
+                compute_optimal_allocation(result.get("params") or {}, [DEFAULT_BUDGET]).tokens_per_param[0]
+            )
         except (ValueError, TypeError):
             tpp = float("nan")
         plausible = PLAUSIBLE_TOKENS_PER_PARAM[0] <= tpp <= PLAUSIBLE_TOKENS_PER_PARAM[1]
@@ -777,7 +798,12 @@ def default_selection(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
             best = (key, sel["source"], choice, reason)
     if best is not None:
         _, src, choice, reason = best
-        return {"source": src, "corpus": choice.get("corpus"), "recipe": choice.get("recipe"), "reason": reason}
+        return {
+            "source": src,
+            "corpus": choice.get("corpus"),
+            "recipe": choice.get("recipe"),
+            "reason": reason,
+        }
     ranked = sources.with_columns(
         (pl.col("n_isoflop_points") > 0).alias("has_budgets"), (pl.col("n_corpora") <= 1).alias("one_corpus")
     ).sort(["has_budgets", "one_corpus", "n_points"], descending=True)

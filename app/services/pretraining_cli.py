@@ -188,7 +188,9 @@ def _run_extra(con, args) -> tuple[dict[str, Any], list[dict]]:
     if getattr(args, "fix", None) or getattr(args, "tie", None):
         raise ValueError(f"--fix/--tie apply to --law chinchilla and compute, not {args.law}")
     if args.law == "overtraining" and _budget(args) is not None:
-        raise ValueError("--budget does not apply to --law overtraining (it fits L(C, M) over the runs); drop it")
+        raise ValueError(
+            "--budget does not apply to --law overtraining (it fits L(C, M) over the runs); drop it"
+        )
     budget = _budget(args) if _budget(args) is not None else DEFAULT_BUDGET
     n_boot = args.bootstrap
     if args.law == "overtraining":

@@ -94,7 +94,9 @@ def test_zero_degrees_of_freedom_and_too_few_points():
     assert rec["verdict"] == "identified" and "too few points: 7 for 5" in rec["warnings"][0]
     # a Kaplan law through two points has no residual
     x, L = np.array([1e8, 1e9]), np.array([3.0, 2.5])
-    two_point = SimpleNamespace(params={"alpha": float(np.log(3.0 / 2.5) / np.log(10.0))}, success=True, message="")
+    two_point = SimpleNamespace(
+        params={"alpha": float(np.log(3.0 / 2.5) / np.log(10.0))}, success=True, message=""
+    )
     idf = power_law_identifiability(x, L, two_point)
     assert idf["dof"] == 0 and idf["parameters"]["alpha"]["verdict"] == "not identified"
 

@@ -88,5 +88,7 @@ def test_envelope_flags_edge_winners():
     small = [i for i, n in enumerate(N) if n == min(N)]
     sel = big + small
     Lb = [L[i] - (1.0 if i in big else 0.0) for i in sel]
-    env2 = training_curve_envelope([ids[i] for i in sel], [N[i] for i in sel], [C[i] for i in sel], Lb, n_grid=100)
+    env2 = training_curve_envelope(
+        [ids[i] for i in sel], [N[i] for i in sel], [C[i] for i in sel], Lb, n_grid=100
+    )
     assert env2["edge"].all()

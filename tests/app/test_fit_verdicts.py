@@ -114,16 +114,28 @@ def test_cli_prints_verdicts_and_convergence_not_abnormal(db_copy, capsys):
 
 
 def test_cli_budget_is_honoured_or_refused(db_copy, capsys):
-    code, d = _fit_json(db_copy, "--source", "llama3_isoflops", "--budget", "3.8e25", "--no-save", capsys=capsys)
+    code, d = _fit_json(
+        db_copy, "--source", "llama3_isoflops", "--budget", "3.8e25", "--no-save", capsys=capsys
+    )
     assert code == 0 and d["at_budget"]["compute_flops"] == 3.8e25
     assert any(r["compute_flops"] == 3.8e25 for r in d["compute_optimal"])
     assert any("far extrapolation" in w for w in d["warnings"])  # 3.8e25 is > 100x the largest run
     code, d = _fit_json(
-        db_copy, "--source", "llama3_isoflops", "--law", "compute", "--budget", "1e22", "--no-save", capsys=capsys
+        db_copy,
+        "--source",
+        "llama3_isoflops",
+        "--law",
+        "compute",
+        "--budget",
+        "1e22",
+        "--no-save",
+        capsys=capsys,
     )
     assert code == 0 and d["at_budget"]["compute_flops"] == 1e22 and 0.5 < d["at_budget"]["loss"] < 3
     for law in ("kaplan_N", "overtraining"):
-        code, err = _fit_json(db_copy, "--source", "gadre_overtraining", "--law", law, "--budget", "1e22", capsys=capsys)
+        code, err = _fit_json(
+            db_copy, "--source", "gadre_overtraining", "--law", law, "--budget", "1e22", capsys=capsys
+        )
         assert code == 2 and "--budget does not apply" in err
 
 
@@ -143,7 +155,9 @@ def test_cli_constraints_are_stored_with_the_fit(db_copy, capsys):
     assert rec["result"]["extra"]["constraints"] == {"fixed": {"E": 0.6}, "tie": "alpha=beta"}
     assert rec["result"]["extra"]["identifiability"]["verdict"] in ("identified", "not identified")
     assert rec["checklist"]["constraints"] == "E = 0.6 fixed; alpha = beta (tied)"
-    assert rec["checklist"]["identifiability"]["verdict"] == rec["result"]["extra"]["identifiability"]["verdict"]
+    assert (
+        rec["checklist"]["identifiability"]["verdict"] == rec["result"]["extra"]["identifiability"]["verdict"]
+    )
 
 
 @pytest.mark.parametrize(
