@@ -25,6 +25,7 @@ from analysis.envelope import (
     fit_envelope_allocation,
     training_curve_envelope,
 )
+from analysis.identifiability import chinchilla_identifiability
 from analysis.isoflop import (
     CELL_RULES,
     MIN_BUDGETS,
@@ -436,6 +437,8 @@ def approach3(
     Returns
     -------
     (dict, FitResult or None)
+        The row is "warning" when the identifiability check (``analysis.identifiability``, stored under
+        ``fit.extra["identifiability"]``) finds a parameter the runs do not pin down.
 
     Notes
     -----
@@ -453,6 +456,8 @@ def approach3(
         alloc = compute_optimal_allocation(fit.params, [budget])
     except (ValueError, RuntimeError) as e:
         return _na(name, desc, f"fit failed or degenerate (an exponent or coefficient at 0): {e}"), None
+    ident = chinchilla_identifiability(N, D, L, fit)
+    fit = replace(fit, extra={**fit.extra, "identifiability": ident})
     if n_boot > 0:
         boot = chinchilla_bootstrap(
             N,
@@ -478,6 +483,13 @@ def approach3(
         n_points=points.height,
         uncertainty=f"bootstrap over runs, {n_boot} replicates" if n_boot else "none",
     )
+    if ident["verdict"] != "identified":
+        row.update(
+            status="warning",
+            reason="not identified by these runs: "
+            + ", ".join(ident["not_identified"] or ["zero residual degrees of freedom"])
+            + " (objective profile flat within the noise; intervals untrustworthy)",
+        )
     return row, fit
 
 

@@ -177,6 +177,45 @@ def _text(args, n_runs: int, fit, payload: dict[str, Any], untrusted: set[str]) 
     return "\n".join(lines)
 
 
+def _approaches_text(cmp, source: str, budget: float) -> str:
+    """One line per approach (status, a, b, N_opt at the budget, reason) and one per isoFLOP budget."""
+    lines = [f"Chinchilla approaches on {source}, N_opt at C = {budget:.3g} FLOPs:"]
+    for r in cmp.table.iter_rows(named=True):
+        head = f"  {r['approach']}: {r['status'].upper()}"
+        if r["status"] != "not applicable":
+            head += (
+                f"  a = {r['a']:.3f} [{r['a_lo']:.3f}, {r['a_hi']:.3f}]  b = {r['b']:.3f}  N_opt = {r['N_opt']:.3g}"
+                f"  ({r['n_points']} points"
+                + (f", {r['n_budgets']} usable budgets)" if r["n_budgets"] else ")")
+            )
+        lines.append(head)
+        if r["reason"]:
+            lines.append(f"      {r['reason']}")
+    if cmp.minima.height:
+        lines.append("  isoFLOP budgets (cells in parabola / at budget, excluded, status):")
+        for m in cmp.minima.iter_rows(named=True):
+            lines.append(
+                f"    C = {m['C']:.3g}: {m['n_points']}/{m['n_cells']} cells"
+                + (f", excluded {m['excluded']}" if m["excluded"] else "")
+                + f", {m['status']}"
+            )
+        lines.append("  rules: " + cmp.notes.get("approach2_rules", ""))
+    return "\n".join(lines)
+
+
+def _approach_checklist(cmp, name: str) -> dict[str, Any]:
+    """Reliability verdict of one approach for its stored record: status, reason, usable budgets."""
+    prefix = {"approach1": "1:", "approach2": "2:", "approach3": "3:", "approach3_lbfgs": "3:"}[name]
+    rows = [r for r in cmp.table.to_dicts() if r["approach"].startswith(prefix)]
+    if name == "approach3_lbfgs":
+        rows = [r for r in rows if "lbfgs" in r["approach"]] or rows
+    row = rows[0] if rows else {}
+    out = {"status": row.get("status"), "reason": row.get("reason"), "n_budgets": row.get("n_budgets")}
+    if name == "approach2":
+        out["budget_rules"] = cmp.notes.get("approach2_rules")
+    return out
+
+
 def _frame_records(df) -> list[dict]:
     return df.to_dicts() if df is not None else []
 
@@ -233,15 +272,17 @@ def _run_extra(con, args) -> tuple[dict[str, Any], list[dict]]:
             "where": args.where,
             "budget_flops": budget,
             "approaches": _frame_records(cmp.table),
+            "isoflop_budgets": _frame_records(cmp.minima) if cmp.minima.height else [],
             "notes": cmp.notes,
         }
-        payload["text"] = str(cmp.table)
+        payload["text"] = _approaches_text(cmp, args.source, budget)
         recs = [
             fit_record(
                 "pretraining",
                 r,
                 {"source": args.source, "where": args.where, "approach": name},
                 {"law": "approaches", "bootstrap": n_boot, "budget": budget},
+                checklist=_approach_checklist(cmp, name),
             )
             for name, r in cmp.fits.items()
             if r is not None
