@@ -273,3 +273,30 @@ def test_compute_optimal_page_lists_budget_checks(app_env):
     minima = at.dataframe[1].value  # comparison [0], per-budget checks [1]
     assert {"n_cells", "excluded", "convex", "bracketed"} <= set(minima.columns)
     assert "too_few_points" in minima["status"].tolist()
+
+
+def test_cli_approaches_carries_budget_checks_and_verdicts(db_copy, capsys):
+    where = "corpus = 'nemotron' AND recipe = 'isoflop-ladder'"
+    code, d = _fit_json(
+        db_copy, "--source", "marin_isoflops", "--where", where, "--law", "approaches", capsys=capsys
+    )
+    assert code == 0
+    budgets = {b["C"]: b for b in d["isoflop_budgets"]}
+    assert budgets[1.8e18]["status"] == "too_few_points" and budgets[1.8e18]["n_cells"] == 3
+    rows = {r["approach"][:1]: r for r in d["approaches"]}
+    assert rows["2"]["n_budgets"] == 7
+    con = open_ro(db_copy)
+    try:
+        recs = [load_fit(con, i) for i in d["fit_ids"]]
+    finally:
+        con.close()
+    by_law = {r["law"]: r for r in recs}
+    assert by_law["isoflop_allocation"]["checklist"]["status"] == "ok"
+    assert by_law["isoflop_allocation"]["checklist"]["n_budgets"] == 7
+    assert "identifiability" in by_law["chinchilla"]["result"]["extra"]
+
+
+def test_approach3_warns_when_not_identified(con):
+    res = compare_approaches(con, "porian_compute_optimal", RW_TUNED, budget=1e21, n_boot=0)
+    r3 = res.table.filter(pl.col("approach").str.starts_with("3:")).row(0, named=True)
+    assert r3["status"] == "warning" and "not identified by these runs: E" in r3["reason"]
