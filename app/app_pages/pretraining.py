@@ -140,6 +140,11 @@ if r.grad_norm is not None:
         f"Objective {r.objective:.6g} ({r.loss}, delta {r.delta}); gradient norm at the optimum "
         f"{r.grad_norm:.2e}; {r.n_starts} starts; {r.optimizer}. Convergence: {r.message}."
     )
+if shown := sorted(untrusted & {*r.params, *r.derived}):
+    st.caption(
+        f"Untrustworthy bootstrap intervals: {', '.join(shown)} (a parameter is not identified, or the interval is "
+        "far narrower than its profile range); read the profile ranges below instead."
+    )
 st.subheader("Identifiability (objective profiles)")
 st.dataframe(
     identifiability_table(ident),
