@@ -254,6 +254,7 @@ def assess(
     converged: bool = True,
     convergence: str = "",
     level: float = 0.95,
+    unit: str = "points",
 ) -> dict[str, Any]:
     """Identifiability record of one fit: spans, profiles, per-parameter verdicts, overall verdict, warnings.
 
@@ -277,6 +278,8 @@ def assess(
         Whether the optimiser converged; ``convergence`` is its status text.
     level : float
         Confidence level of the profile rule.
+    unit : str
+        What a point is, for the warnings (e.g. ``"budgets"`` for a law fitted to the lowest loss per budget).
 
     Returns
     -------
@@ -304,12 +307,12 @@ def assess(
     warnings: list[str] = []
     if dof <= 0:
         warnings.append(
-            f"zero residual degrees of freedom: {n_points} points for {n_free} free parameters; the fit "
+            f"zero residual degrees of freedom: {n_points} {unit} for {n_free} free parameters; the fit "
             "interpolates the runs and nothing is identified."
         )
     elif n_points < POINTS_PER_PARAM * n_free:
         warnings.append(
-            f"too few points: {n_points} for {n_free} free parameters (fewer than {POINTS_PER_PARAM} per "
+            f"too few {unit}: {n_points} for {n_free} free parameters (fewer than {POINTS_PER_PARAM} per "
             "parameter); intervals are wide and the fit may be unstable."
         )
     for k, v in spans.items():
@@ -541,6 +544,7 @@ def compute_law_identifiability(
         converged=bool(result.success),
         convergence=result.message,
         level=level,
+        unit="budgets (lowest loss per compute budget)",
     )
     return out
 

@@ -173,3 +173,12 @@ def test_convergence_message_never_says_abnormal(rng):
     for kw in ({}, {"fixed": {"E": 1.69}}, {"tie_exponents": True}):
         r = fit_chinchilla(N, D, L, **kw)
         assert r.success and r.message.startswith("converged") and "ABNORMAL" not in r.message
+
+
+def test_compute_law_on_five_budgets_warns_too_few_budgets():
+    C = np.logspace(18, 20, 5)
+    L = 1.8 + 2e3 * C**-0.2
+    idf = compute_law_identifiability(C, L, fit_compute_law(C, L))
+    assert idf["dof"] == 2 and idf["warnings"][0].startswith(
+        "too few budgets (lowest loss per compute budget): 5"
+    )
