@@ -372,8 +372,8 @@ def _E_bound_note(params: Mapping[str, float], L: np.ndarray) -> list[str]:
         ]
     if E is not None and E > 0.98 * float(np.min(L)):
         return [
-            f"E = {E:.4g} sits just below the lowest observed loss ({float(np.min(L)):.4g}): the runs do not reach "
-            "the curvature that separates the asymptote from the power-law terms"
+            f"E = {E:.4g} is at (or above) the lowest observed loss ({float(np.min(L)):.4g}): the runs do not "
+            "reach the curvature that separates the asymptote from the power-law terms"
         ]
     return []
 

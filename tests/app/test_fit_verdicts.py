@@ -185,11 +185,11 @@ def test_real_sweep_verdicts(con):
     f = fit_selection(con, "llama3_isoflops", None, "chinchilla", 0, 0, False)
     assert f.identifiability["verdict"] == "identified" and f.identifiability["warnings"] == []
     # Porian et al.'s tuned RefinedWeb runs (121): the exponents are identified, the asymptote E is not: the fit puts
-    # it just below the lowest loss and its profile stays within the noise up to that end; its interval is untrusted
+    # it at the lowest loss and its profile stays within the noise up to that end; its interval is untrusted
     f = fit_selection(con, "porian_compute_optimal", RW_TUNED, "chinchilla", 0, 0, False)
     ident = f.identifiability
     assert ident["not_identified"] == ["E"] and ident["parameters"]["E"]["upper_open"]
-    assert any("just below the lowest observed loss" in w for w in ident["warnings"])
+    assert any("at (or above) the lowest observed loss" in w for w in ident["warnings"])
     assert {"alpha", "beta"} <= {k for k, v in ident["parameters"].items() if v["verdict"] == "identified"}
     assert "E" in ident["untrustworthy_intervals"]
     # Muennighoff et al.'s data-constrained (multi-epoch) sweep pooled: identified, but its compute-optimal split is
