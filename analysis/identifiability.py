@@ -12,7 +12,8 @@ bootstrap refit warm-started from it, lands on an arbitrary point of that ridge.
   with the minimum objective per residual degree of freedom as the noise scale. It is exact for Gaussian least
   squares and, for the log-space Huber objective with delta = 1e-3 (close to least absolute deviations), about
   twice as wide as the Laplace likelihood-ratio region, i.e. conservative;
-* a verdict per parameter: ``"identified"`` when the range is closed inside the profiled grid, ``"not identified"``
+* a verdict per parameter: ``"identified"`` when the range is closed inside the profiled grid, ``"weakly
+  identified"`` when that closed range is wider than the estimate or than half the grid, ``"not identified"``
   when the profile is flat up to an end of the grid (the parameter's bound), ``"fixed"`` for a constrained
   parameter; with zero residual degrees of freedom nothing is identified. The bootstrap interval of a parameter
   that is not identified is marked untrustworthy;
@@ -53,12 +54,17 @@ __all__ = [
 MIN_SPAN_DECADES = 1.0
 #: Fewer than this many points per free parameter is flagged ("too few points").
 POINTS_PER_PARAM = 2
+#: A closed range wider than this fraction of the profiled grid is only "weakly identified" ...
+WEAK_GRID_FRACTION = 0.5
+#: ... and so is one wider than this multiple of the estimate (e.g. alpha = 0.3 within the noise from 0.1 to 0.5).
+WEAK_RELATIVE_WIDTH = 1.0
 #: The rule that turns the profile into a range, as stated in every identifiability record.
 PROFILE_RULE = (
     "profile range = parameter values whose objective, with every other parameter refitted, rises above the "
     "minimum by at most f_min * F_0.95(1, n - p) / (n - p) (Bates & Watts 1988 F-test profile region; "
     "n points, p free parameters; conservative for the Huber objective). Not identified = the range reaches "
-    "the end of the profiled grid (the parameter's bound): the runs do not pin the parameter down."
+    "the end of the profiled grid (the parameter's bound): the runs do not pin the parameter down. Weakly "
+    "identified = a closed range wider than the estimate itself or than half the profiled grid."
 )
 
 
@@ -167,9 +173,9 @@ def profile_parameter(
     -------
     dict
         ``grid`` and ``rise`` (objective minus f_min at each grid value; None where the refit failed),
-        ``range`` [lo, hi] (the connected within-noise set around ``best``, ends interpolated between grid
-        values; None when not identified), ``lower_open`` / ``upper_open`` (the set reaches that end of the
-        grid), ``verdict`` ("identified" or "not identified") and ``reason``.
+        ``range`` [lo, hi] (the connected within-noise set around ``best``, ends located by bisection between
+        grid values; None without a noise scale), ``lower_open`` / ``upper_open`` (the set reaches that end of the
+        grid), ``verdict`` ("identified", "weakly identified" or "not identified") and ``reason``.
     """
     g = np.asarray(grid, dtype=float)
     g = np.unique(np.concatenate([g, [best]])) if math.isfinite(best) else np.unique(g)
@@ -227,17 +233,31 @@ def profile_parameter(
     hi = float(gi[-1]) if upper_open else cross(hi_i, hi_i + 1)
     flat = lower_open or upper_open
     side = " and ".join(s for s, o in (("lower", lower_open), ("upper", upper_open)) if o)
+    width, span = hi - lo, float(gi[-1] - gi[0])
+    ref = abs(best) if math.isfinite(best) else abs(0.5 * (lo + hi))
+    weak = (not flat) and (
+        width > WEAK_GRID_FRACTION * span or (ref > 0 and width > WEAK_RELATIVE_WIDTH * ref)
+    )
+    if flat:
+        verdict = "not identified"
+        reason = (
+            f"the objective stays within the noise up to the {side} end of the profiled range "
+            f"[{gi[0]:.3g}, {gi[-1]:.3g}]"
+        )
+    elif weak:
+        verdict = "weakly identified"
+        reason = (
+            f"the within-noise range [{lo:.3g}, {hi:.3g}] is wider than the estimate itself or than half the "
+            f"profiled range [{gi[0]:.3g}, {gi[-1]:.3g}]"
+        )
+    else:
+        verdict, reason = "identified", "the profile rises above the noise threshold on both sides"
     out.update(
         range=[lo, hi],
         lower_open=bool(lower_open),
         upper_open=bool(upper_open),
-        verdict="not identified" if flat else "identified",
-        reason=(
-            f"the objective stays within the noise up to the {side} end of the profiled range "
-            f"[{gi[0]:.3g}, {gi[-1]:.3g}]"
-            if flat
-            else "the profile rises above the noise threshold on both sides"
-        ),
+        verdict=verdict,
+        reason=reason,
     )
     return out
 
@@ -284,9 +304,10 @@ def assess(
     Returns
     -------
     dict
-        ``verdict`` ("identified" / "not identified"), ``spans_decades``, ``n_points``, ``n_free_params``,
+        ``verdict`` ("identified" / "weakly identified" / "not identified"), ``spans_decades``, ``n_points``, ``n_free_params``,
         ``dof`` (n - p), ``rule`` (:data:`PROFILE_RULE`), ``threshold``, ``parameters`` (name -> profile dict
-        with ``verdict`` and ``bootstrap_trustworthy``), ``not_identified`` (names), ``untrustworthy_intervals``
+        with ``verdict`` and ``bootstrap_trustworthy``), ``not_identified`` and ``weakly_identified`` (names),
+        ``untrustworthy_intervals``
         (names whose bootstrap interval must not be read as a confidence interval) and ``warnings`` (plain
         sentences).
     """
@@ -301,9 +322,10 @@ def assess(
         }
     for name, (refit, grid, best) in profiles.items():
         pr = profile_parameter(refit, grid, best, float(f_min), thr)
-        pr["bootstrap_trustworthy"] = pr["verdict"] == "identified"
+        pr["bootstrap_trustworthy"] = pr["verdict"] != "not identified"
         params[name] = pr
     not_id = [k for k, v in params.items() if v["verdict"] == "not identified"]
+    weak = [k for k, v in params.items() if v["verdict"] == "weakly identified"]
     warnings: list[str] = []
     if dof <= 0:
         warnings.append(
@@ -329,10 +351,18 @@ def assess(
         warnings.append(
             f"{k} is not identified{where}: {pr['reason']}; its bootstrap interval is untrustworthy."
         )
+    for k in weak:
+        rng = params[k]["range"]
+        warnings.append(
+            f"{k} is only weakly identified: within the noise from {rng[0]:.3g} to {rng[1]:.3g}; read that range, "
+            "not a point estimate."
+        )
     if not converged:
         warnings.append(f"the optimizer did not converge: {convergence}")
     return {
-        "verdict": "not identified" if (not_id or dof <= 0) else "identified",
+        "verdict": "not identified"
+        if (not_id or dof <= 0)
+        else ("weakly identified" if weak else "identified"),
         "spans_decades": {k: (None if not math.isfinite(v) else float(v)) for k, v in spans.items()},
         "n_points": int(n_points),
         "n_free_params": int(n_free),
@@ -342,6 +372,7 @@ def assess(
         "threshold": None if not math.isfinite(thr) else thr,
         "parameters": params,
         "not_identified": not_id,
+        "weakly_identified": weak,
         "untrustworthy_intervals": [k for k, v in params.items() if not v["bootstrap_trustworthy"]],
         "warnings": warnings,
         "convergence": convergence,

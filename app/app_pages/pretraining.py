@@ -107,7 +107,7 @@ verdict = (
     f"Identifiability: **{ident['verdict']}** ({ident['n_points']} points, {ident['n_free_params']} free "
     f"parameters; spans in decades: {spans}; constraints: {describe_constraints(fixed, bool(tie))}). {r.message}."
 )
-(st.success if ident["verdict"] == "identified" else st.error)(verdict)
+{"identified": st.success, "weakly identified": st.warning}.get(ident["verdict"], st.error)(verdict)
 for w in fit_warnings(fit):
     st.warning(w)
 try:

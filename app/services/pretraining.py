@@ -330,7 +330,7 @@ def _compare_bootstrap_with_profiles(ident: dict[str, Any], result: FitResult) -
     for name, pr in ident["parameters"].items():
         key = "alpha" if name == "alpha=beta" else name
         rng = pr.get("range")
-        if pr.get("verdict") != "identified" or not rng or key not in result.params:
+        if pr.get("verdict") == "not identified" or not rng or key not in result.params:
             continue
         lo, hi = result.interval(key)
         if lo == lo and (hi - lo) < 0.25 * (rng[1] - rng[0]):
