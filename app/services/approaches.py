@@ -484,12 +484,16 @@ def approach3(
         uncertainty=f"bootstrap over runs, {n_boot} replicates" if n_boot else "none",
     )
     if ident["verdict"] != "identified":
-        row.update(
-            status="warning",
-            reason="not identified by these runs: "
-            + ", ".join(ident["not_identified"] or ["zero residual degrees of freedom"])
-            + " (objective profile flat within the noise; intervals untrustworthy)",
-        )
+        parts = []
+        if ident["not_identified"] or ident["dof"] <= 0:
+            parts.append(
+                "not identified by these runs: "
+                + (", ".join(ident["not_identified"]) or "zero residual degrees of freedom")
+                + " (objective profile flat within the noise; intervals untrustworthy)"
+            )
+        if ident.get("weakly_identified"):
+            parts.append("weakly identified: " + ", ".join(ident["weakly_identified"]))
+        row.update(status="warning", reason="; ".join(parts))
     return row, fit
 
 
