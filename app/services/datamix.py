@@ -89,9 +89,11 @@ class MixComparison:
 
 
 def _verdict_text(ident: dict) -> str:
-    """``"identified"`` or ``"not identified: E"`` (``analysis.identifiability`` record)."""
+    """``"identified"``, ``"weakly identified: alpha"`` or ``"not identified: E"`` (``analysis.identifiability``)."""
     if ident["verdict"] == "identified":
         return "identified"
+    if ident["verdict"] == "weakly identified":
+        return "weakly identified: " + ", ".join(ident["weakly_identified"])
     return "not identified: " + (", ".join(ident["not_identified"]) or "zero degrees of freedom")
 
 
