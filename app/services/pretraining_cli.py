@@ -89,12 +89,17 @@ def run(con, args) -> tuple[dict[str, Any], list[dict]]:
             "untrustworthy": sorted(k for k in r.bootstrap.replicates if k.split("@")[0] in untrusted),
         }
     if r.law == "chinchilla":
-        table = allocation_table(r, budgets)
-        payload["compute_optimal"] = table.to_dicts()
-        row = table.filter(table["compute_flops"] == at)
-        bw = budget_warnings(fit, at, row)
-        payload["at_budget"] = {**row.to_dicts()[0], "warnings": bw}
-        warnings = warnings + [w for w in bw if w not in warnings]
+        try:
+            table = allocation_table(r, budgets)
+        except ValueError as e:  # a degenerate fit (an exponent at 0) has no compute-optimal allocation
+            table = None
+            warnings = [*warnings, f"no compute-optimal allocation: {e}"]
+        if table is not None:
+            payload["compute_optimal"] = table.to_dicts()
+            row = table.filter(table["compute_flops"] == at)
+            bw = budget_warnings(fit, at, row)
+            payload["at_budget"] = {**row.to_dicts()[0], "warnings": bw}
+            warnings = warnings + [w for w in bw if w not in warnings]
     elif r.law == "compute":
         loss_at = float(predict("compute", r.params, {"C": [at]})[0])
         payload["at_budget"] = {"compute_flops": at, "loss": loss_at, "warnings": budget_warnings(fit, at)}

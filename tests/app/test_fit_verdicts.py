@@ -304,3 +304,14 @@ def test_approach3_warns_when_not_identified(con):
     res = compare_approaches(con, "porian_compute_optimal", RW_TUNED, budget=1e21, n_boot=0)
     r3 = res.table.filter(pl.col("approach").str.starts_with("3:")).row(0, named=True)
     assert r3["status"] == "warning" and "not identified by these runs: E" in r3["reason"]
+
+
+def test_cli_degenerate_fit_reports_instead_of_failing(db_copy, capsys):
+    """Marin's 'validation-optimal' runs drive beta to 0: the CLI prints the verdicts and says there is no
+    allocation, instead of exiting with an error."""
+    code, d = _fit_json(
+        db_copy, "--source", "marin_isoflops", "--where", "recipe = 'validation-optimal'", capsys=capsys
+    )
+    assert code == 0 and d["params"]["beta"] < 1e-3 and "compute_optimal" not in d
+    assert any(w.startswith("no compute-optimal allocation") for w in d["warnings"])
+    assert any("beta = 0 is at its bound" in w for w in d["warnings"])
