@@ -22,9 +22,8 @@ if sources.height == 0:
         "No pretraining runs with N, D, C and a final loss yet. Ingest some (see README, 'Using your own logs')."
     )
     st.stop()
-if (
-    state.PRE_SOURCE not in st.session_state
-):  # first visit: open on the most identifiable, plausible stored fit
+# first visit: open on the most identifiable stored fit with a plausible compute-optimal ratio
+if state.PRE_SOURCE not in st.session_state:
     default = cache.service("app.services.pretraining:default_selection")
     if default and default["source"] in sources["source"].to_list():
         st.session_state[state.PRE_SOURCE] = default["source"]
@@ -94,7 +93,7 @@ for k, v in r.params.items():
             k,
             f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3g}",
             (f"95% bootstrap interval [{lo:.4g}, {hi:.4g}]" if lo == lo else "")
-            + (" UNTRUSTWORTHY: not identified" if k in untrusted else "")
+            + (" UNTRUSTWORTHY (see Identifiability)" if k in untrusted else "")
             + (" (fixed by the constraint)" if k in fixed or (tie and k == "beta") else "")
             or None,
         )
