@@ -192,3 +192,6 @@ if res.minima.height:
         },
     )
     st.caption("Budget checks: " + res.notes["approach2_rules"])
+    if res.excluded_cells.height:
+        with st.expander(f"{res.excluded_cells.height} isoFLOP cells excluded (which and why)"):
+            st.dataframe(res.excluded_cells, hide_index=True, key=K + "excluded")

@@ -84,7 +84,10 @@ class ApproachComparison:
     budget : float
         The budget (FLOPs) of the N_opt column.
     notes : dict[str, str]
-        Method notes per approach (parabola neighbours, noise sigma, ...).
+        Method notes per approach (parabola neighbours, noise sigma, ...); ``approach2_rules`` states the cell and
+        budget rules.
+    excluded_cells : polars.DataFrame
+        isoFLOP cells Approach 2 excluded: run_id, C (budget, FLOPs), N (parameters), L (nats/token), reason.
     """
 
     table: pl.DataFrame
@@ -94,6 +97,7 @@ class ApproachComparison:
     fits: dict[str, FitResult] = field(default_factory=dict)
     budget: float = 1e23
     notes: dict[str, str] = field(default_factory=dict)
+    excluded_cells: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def _q(x: np.ndarray) -> tuple[float, float]:
@@ -627,8 +631,13 @@ def compare_approaches(
         "approach1": "intermediate checkpoints of a cosine schedule are not finished shorter runs, so the envelope "
         "is biased towards larger models (Li et al. 2025, arXiv 2502.18969)",
     }
+    excluded = (
+        _screen(iso, cells).filter(~pl.col("used")).select("run_id", "C", "N", "L", "reason")
+        if iso.height or (cells is not None and cells.height)
+        else pl.DataFrame()
+    )
     return ApproachComparison(
-        table, curves_df, minima, iso if f2 is not None else pl.DataFrame(), fits, budget, notes
+        table, curves_df, minima, iso if f2 is not None else pl.DataFrame(), fits, budget, notes, excluded
     )
 
 

@@ -204,6 +204,8 @@ def _approaches_text(cmp, source: str, budget: float) -> str:
                 + (f", excluded {m['excluded']}" if m["excluded"] else "")
                 + f", {m['status']}"
             )
+        for c in cmp.excluded_cells.iter_rows(named=True):
+            lines.append(f"    excluded {c['run_id']} (C = {c['C']:.3g}, N = {c['N']:.3g}): {c['reason']}")
         lines.append("  rules: " + cmp.notes.get("approach2_rules", ""))
     return "\n".join(lines)
 
@@ -278,6 +280,7 @@ def _run_extra(con, args) -> tuple[dict[str, Any], list[dict]]:
             "budget_flops": budget,
             "approaches": _frame_records(cmp.table),
             "isoflop_budgets": _frame_records(cmp.minima) if cmp.minima.height else [],
+            "excluded_cells": _frame_records(cmp.excluded_cells) if cmp.excluded_cells.height else [],
             "notes": cmp.notes,
         }
         payload["text"] = _approaches_text(cmp, args.source, budget)

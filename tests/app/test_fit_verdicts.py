@@ -315,3 +315,15 @@ def test_cli_degenerate_fit_reports_instead_of_failing(db_copy, capsys):
     assert code == 0 and d["params"]["beta"] < 1e-3 and "compute_optimal" not in d
     assert any(w.startswith("no compute-optimal allocation") for w in d["warnings"])
     assert any("beta = 0 is at its bound" in w for w in d["warnings"])
+
+
+def test_excluded_cells_are_named_with_their_reason():
+    from app.services.approaches import ApproachComparison, _screen
+
+    iso = _iso([1e18, 1e19, 1e20], 7)
+    cells = iso.with_columns(
+        pl.when(pl.col("run_id") == "c1e+18-1").then(None).otherwise(pl.col("loss")).alias("loss")
+    )
+    ex = _screen(iso, cells).filter(~pl.col("used"))
+    assert ex["run_id"].to_list() == ["c1e+18-1"] and ex["reason"][0] == "failed: no final loss"
+    assert "excluded_cells" in ApproachComparison.__dataclass_fields__
