@@ -101,7 +101,25 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         "effective compute multipliers",
     )
     fp.add_argument(
-        "--budget", type=float, default=1e23, help="compute budget in FLOPs for N_opt and multipliers"
+        "--budget",
+        type=float,
+        default=None,
+        help="compute budget in FLOPs (default 1e23): N_opt, D_opt, tokens/param (chinchilla), predicted loss "
+        "(compute), N_opt per approach (approaches), multipliers (datamix); refused by the kaplan and "
+        "overtraining laws",
+    )
+    fp.add_argument(
+        "--fix",
+        action="append",
+        metavar="NAME=VALUE",
+        help="constrained fit: hold a parameter fixed, repeatable, e.g. --fix E=1.69 --fix alpha=0.34 "
+        "(chinchilla: E, alpha, beta; compute: E, alpha)",
+    )
+    fp.add_argument(
+        "--tie",
+        action="append",
+        metavar="alpha=beta",
+        help="constrained fit: tie the exponents, --tie alpha=beta (chinchilla only)",
     )
     fp.add_argument("--err-metric", default="err_avg_17", help="overtraining: the downstream error metric")
     fp.add_argument(

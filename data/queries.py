@@ -295,3 +295,11 @@ def data_quality(con: duckdb.DuckDBPyConnection, flagged_only: bool = True, limi
         f"SELECT * FROM v_data_quality {where} ORDER BY ({flagged}) DESC, run_id, metric LIMIT ?",
         [limit],
     )
+
+
+def isoflop_cells(
+    con: duckdb.DuckDBPyConnection, source: str | None = None, where: str | None = None
+) -> pl.DataFrame:
+    """Rows of ``v_isoflop_cells``: every isoFLOP run of a source, with its final loss (NULL if none) and the last
+    tokens it logged (NULL without per-step rows), optionally filtered."""
+    return _select(con, **_filtered("v_isoflop_cells", source, where, "budget_flops, n_params, run_id"))

@@ -80,6 +80,7 @@ shown = t.select(
     pl.format("[{}, {}]", *(pl.col(c).round(4) for c in ("alpha_lo", "alpha_hi"))).alias("alpha_ci"),
     "n_points",
     *(["reason"] if (t["reason"] != "ok").any() else []),  # only when a fit is not usable
+    *(["identifiability"] if (t["identifiability"] != "identified").any() else []),  # only when one is not
 )
 st.dataframe(
     shown,
@@ -98,6 +99,9 @@ st.dataframe(
         "alpha_ci": "alpha 95%",
         "n_points": "frontier points",
         "reason": "status",
+        "identifiability": st.column_config.TextColumn(
+            "identifiability", help="objective profiles of E and alpha (README, 'Fit verdicts')"
+        ),
     },
 )
 c_max = float(res.points["compute_flops"].max())
