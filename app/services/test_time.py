@@ -83,6 +83,17 @@ ADAPTIVE_LABELS = {
 }
 #: Axis / metric labels of the cost units.
 COST_LABELS = {"tokens": "output tokens", "usd": "USD", "latency_s": "seconds"}
+#: Tie policies of majority@k in words (``analysis.sampling.TIE_POLICIES``).
+TIE_NOTES = {
+    "random": "a tie for the most votes is broken uniformly at random among the tied answers",
+    "wrong": "a tie for the most votes counts as wrong",
+    "expected": "a tie scores the share of the tied answers that are correct (expected value of a random break)",
+}
+#: What an unparsed answer does in the vote, in words (``analysis.sampling.UNPARSED_POLICIES``).
+UNPARSED_NOTES = {
+    "abstain": "take their place among the k samples but cast no vote (all abstaining = wrong)",
+    "wrong_vote": "vote together for one wrong 'no answer'",
+}
 NO_ANSWERS_NOTE = (
     "Majority@k needs the sampled answers. The selected data log only whether each sample was correct "
     "(Large Language Monkeys counts, tts-knowledge grades), so only oracle-verifier metrics (pass@k, coverage) "
@@ -453,56 +464,105 @@ def coverage_fits(
 
 
 def majority_table(
-    con: duckdb.DuckDBPyConnection, where: str | None = None, k: int = 5, n_subsets: int = 100, seed: int = 0
+    con: duckdb.DuckDBPyConnection,
+    where: str | None = None,
+    k: int | tuple[int, ...] = 5,
+    n_subsets: int = 100,
+    seed: int = 0,
+    ties: str = "random",
+    unparsed: str = "abstain",
 ) -> tuple[pl.DataFrame, str]:
-    """Majority@k per configuration where answers were logged, else an empty frame and a note saying why.
+    """Majority@k per configuration for any k <= n where answers were logged, else an empty frame and a note.
+
+    Unparsed answers (``eval_samples.answer`` null in a configuration that logged answers) are never dropped
+    before voting: their samples stay among the n drawn and their problems stay in the denominator
+    (``analysis.sampling.majority_at_k``). A configuration with no answer at all did not log answers and is
+    left out (named in the note).
+
+    Parameters
+    ----------
+    k : int or tuple of int
+        Votes per majority (each 1 <= k); ``majority@<k>`` is null for a configuration with a problem of fewer
+        than k samples.
+    n_subsets : int
+        Random size-k subsets per problem (Brown et al. 2024: 100); exact enumeration when C(n, k) is smaller.
+    seed : int
+        Seed of the subset and tie draws (the same seed gives the same table).
+    ties : {"random", "wrong", "expected"}
+        Tie policy of ``majority_at_k``.
+    unparsed : {"abstain", "wrong_vote"}
+        What an unparsed sample does in the vote.
 
     Returns
     -------
     (polars.DataFrame, str)
-        Frame with model, benchmark, setting, n_problems, ``majority@k``, ``pass@1`` (fractions) for
-        configurations with answers and at least k samples of every problem; the note explains what is missing.
+        Frame with model, benchmark, setting, n_problems, n_answers, n_unparsed, ``pass@1``, and per k
+        ``majority@<k>`` (fraction, mean over problems) and ``ties@<k>`` (subsets whose top count was shared,
+        summed over problems); the note explains what is missing and states the tie policy and seed.
 
     Raises
     ------
     ValueError
-        Bad filter.
+        Bad filter, unknown policy, k < 1.
 
     Notes
     -----
-    Brown et al. (2024), arXiv:2407.21787, Sec. 4; Wu et al. (2024), arXiv:2408.00724.
+    Brown et al. (2024), arXiv:2407.21787, Sec. 4 (subset estimator); Wu et al. (2024), arXiv:2408.00724
+    (majority voting saturates below coverage).
     """
+    ks = tuple(sorted({int(v) for v in ((k,) if isinstance(k, int) else k)}))
+    if not ks or ks[0] < 1:
+        raise ValueError(f"k must be whole numbers >= 1, got {k!r}")
     try:
         s = queries.eval_samples(con, where)
     except duckdb.Error as e:
         raise ValueError(f"bad filter {where!r}: {_err(e)}") from e
-    empty = pl.DataFrame(
-        schema={
-            **{c: pl.String for c in CONFIG},
-            "n_problems": pl.Int64,
-            "majority@k": pl.Float64,
-            "pass@1": pl.Float64,
-        }
-    )
+    schema: dict[str, Any] = {c: pl.String for c in CONFIG} | {
+        "n_problems": pl.Int64,
+        "n_answers": pl.Int64,
+        "n_unparsed": pl.Int64,
+        "pass@1": pl.Float64,
+    }
+    for kv in ks:
+        schema |= {f"majority@{kv}": pl.Float64, f"ties@{kv}": pl.Int64}
+    empty = pl.DataFrame(schema=schema)
     if s.height == 0 or s["answer"].null_count() == s.height:
         return empty, NO_ANSWERS_NOTE
-    s = s.filter(pl.col("answer").is_not_null()).with_columns(pl.col("setting").fill_null(""))
+    s = s.with_columns(pl.col("setting").fill_null(""))
     rng = np.random.default_rng(seed)
-    rows = []
+    rows, no_answers, short = [], [], []
     for key, g in s.group_by(list(CONFIG), maintain_order=True):
-        if g.group_by("problem_id").len()["len"].min() < k:
+        label = " / ".join(str(v) for v in key)
+        if g["answer"].null_count() == g.height:
+            no_answers.append(label)
             continue
-        m = majority_at_k(g, k, n_subsets=n_subsets, rng=rng)
-        rows.append(
-            {
-                **dict(zip(CONFIG, key, strict=True)),
-                "n_problems": m.height,
-                "majority@k": float(m["majority_at_k"].mean()),
-                "pass@1": float(m["pass_at_1"].mean()),
-            }
+        n_min = int(g.group_by("problem_id").len()["len"].min())
+        row: dict[str, Any] = dict(zip(CONFIG, key, strict=True))
+        row.update(
+            n_problems=g["problem_id"].n_unique(),
+            n_answers=g.height,
+            n_unparsed=g["answer"].null_count(),
+            **{"pass@1": float(g.group_by("problem_id").agg(pl.col("correct").mean())["correct"].mean())},
         )
-    note = "" if rows else f"Answers were logged, but no configuration has >= {k} answers per problem."
-    return (pl.DataFrame(rows, schema=empty.schema) if rows else empty), note
+        for kv in ks:
+            if kv > n_min:
+                row[f"majority@{kv}"], row[f"ties@{kv}"] = None, None
+                short.append(f"{label} (k = {kv} > n = {n_min})")
+                continue
+            m = majority_at_k(g, kv, n_subsets=n_subsets, rng=rng, ties=ties, unparsed=unparsed)
+            row[f"majority@{kv}"] = float(m["majority_at_k"].mean())
+            row[f"ties@{kv}"] = int(m["n_ties"].sum())
+        rows.append(row)
+    notes = [
+        f"Tie policy: {TIE_NOTES[ties]} (seed {seed}); unparsed answers {UNPARSED_NOTES[unparsed]}, and their "
+        f"problems stay in the denominator. Estimator: {n_subsets} random size-k subsets per problem (exact "
+        "enumeration when fewer exist), Brown et al. 2024 (arXiv:2407.21787) Sec. 4."
+    ]
+    if no_answers:
+        notes.append(f"No answers logged (not voted): {', '.join(no_answers[:3])}{' ...' if len(no_answers) > 3 else ''}.")
+    if short:
+        notes.append(f"majority@k is empty where a problem has fewer than k samples: {', '.join(short[:3])}.")
+    return (pl.DataFrame(rows, schema=schema) if rows else empty), " ".join(notes)
 
 
 def _samples(con: duckdb.DuckDBPyConnection, where: str | None) -> pl.DataFrame:
