@@ -510,9 +510,7 @@ def _majority_one(
     is_tie = n_tied > 1
     tie_with_correct = is_tie & (tied & (ans_correct[None, :] > 0)).any(axis=1)
     if ties == "expected":
-        credit = np.where(
-            n_tied > 0, (tied * ans_correct[None, :]).sum(axis=1) / np.maximum(n_tied, 1), 0.0
-        )
+        credit = np.where(n_tied > 0, (tied * ans_correct[None, :]).sum(axis=1) / np.maximum(n_tied, 1), 0.0)
     else:
         # one winner per subset: the only top answer, or (random) a uniform draw among the tied ones
         draw = rng.random(counts.shape) if ties == "random" else np.zeros(counts.shape)

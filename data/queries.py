@@ -205,3 +205,9 @@ def eval_runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         con,
         "SELECT run_id, source, model_family AS model, n_params FROM runs WHERE kind = 'eval' ORDER BY run_id",
     )
+
+
+def eval_summary(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
+    """Rows of ``v_eval_summary`` (aggregated accuracy / pass@k per configuration and budget), optionally filtered."""
+    sql, params = _filtered("v_eval_summary", None, where, "model, benchmark, setting, k, run_id")
+    return _frame(con, sql, params)

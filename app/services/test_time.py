@@ -559,7 +559,9 @@ def majority_table(
         "enumeration when fewer exist), Brown et al. 2024 (arXiv:2407.21787) Sec. 4."
     ]
     if no_answers:
-        notes.append(f"No answers logged (not voted): {', '.join(no_answers[:3])}{' ...' if len(no_answers) > 3 else ''}.")
+        notes.append(
+            f"No answers logged (not voted): {', '.join(no_answers[:3])}{' ...' if len(no_answers) > 3 else ''}."
+        )
     if short:
         notes.append(f"majority@k is empty where a problem has fewer than k samples: {', '.join(short[:3])}.")
     return (pl.DataFrame(rows, schema=schema) if rows else empty), " ".join(notes)

@@ -81,6 +81,10 @@ def parse_file(path: Path) -> ParsedFile:
     if fmt == "jsonl_run_log":
         return parse_jsonl_run_log(path)
     if fmt == "table":
+        from data.ingest.eval_summary import header_of, is_eval_summary, parse_eval_summary
+
+        if is_eval_summary(header_of(path)):  # aggregated eval results (docs/FORMATS.md 3b)
+            return parse_eval_summary(path)
         return parse_table(path)
     if fmt == "verl_log":
         from data.ingest.verl_log import parse_verl_log
