@@ -89,7 +89,17 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         help="metric to fit, e.g. val/test_score/openai/gsm8k (verl logs) or val/gsm8k_acc (JSON Lines)",
     )
     fr.add_argument(
-        "--x", choices=["gpu_hours", "step"], default="gpu_hours", help="compute axis (default gpu_hours)"
+        "--x",
+        choices=["gpu_hours", "flops", "tokens", "step"],
+        default="gpu_hours",
+        help="compute axis: GPU-hours, FLOPs or tokens seen (flops_seen / tokens_seen), or optimizer steps "
+        "(labelled by the runs' algorithm); a run that did not log it is listed with the reason (default gpu_hours)",
+    )
+    fr.add_argument(
+        "--include-flagged",
+        action="store_true",
+        help="keep runs whose ceiling A sits at its bound or whose C_mid lies outside the observed compute in the "
+        "size trend (left out by default)",
     )
     fr.add_argument(
         "--transient-cut",
