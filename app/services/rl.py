@@ -489,10 +489,10 @@ def param_display(fits: RLFits) -> pl.DataFrame:
 
     Returns
     -------
-    polars.DataFrame, shape (n_runs, 10)
+    polars.DataFrame, shape (n_runs, 11)
         run (the short name of :func:`run_titles`), R0, A, "A 95% CI", "A fits as well" (the profile range of A
         whose fit is about as good, ``extra["A_profile_range"]``), B, "C_mid (<unit>)", "C_mid 95% CI",
-        "backtest MAE", "power-law p". Numbers as in :func:`param_table` (A, R0 and the MAE are pass-rate
+        "backtest MAE", "power-law p", flags (:func:`run_flags`). Numbers as in :func:`param_table` (A, R0 and the MAE are pass-rate
         fractions; C_mid in ``fits.unit``); a missing interval or range is "—".
     """
     t = param_table(fits)
@@ -510,6 +510,7 @@ def param_display(fits: RLFits) -> pl.DataFrame:
             "C_mid 95% CI": [_ci(lo, hi, ".3g") for lo, hi in zip(t["C_mid_lo"], t["C_mid_hi"], strict=True)],
             "backtest MAE": t["backtest_mae"],
             "power-law p": t["power_p"],
+            "flags": t["flags"],
         }
     )
 
