@@ -59,7 +59,10 @@ SPLIT_CAVEAT = "Difficulty and allocation from half of each problem's samples, e
 #: Marginal-gain metrics and their units (accuracy fraction per ...).
 GAIN_UNITS = {"gain_per_1k_tokens": "1k output tokens", "gain_per_usd": "$ per question"}
 #: Columns in tokens (per answer or per question) that tables show rounded to whole tokens.
-TOKEN_COLUMNS = ("mean_tokens", "median_tokens", "d_tokens", "stop_tokens", "cost_tokens_per_question")
+TOKEN_COLUMNS = (
+    "mean_tokens", "median_tokens", "d_tokens", "stop_tokens", "cost_tokens_per_question", "T_stop", "T_stop_lo",
+    "T_stop_hi",
+)  # fmt: skip
 #: Marginal-gain table: the columns a reader compares first (the rest follow).
 MARGINAL_FIRST = (
     "model", "setting", "mean_tokens", "accuracy", "gain_per_1k_tokens", "gain_per_usd", "prev_level",
@@ -798,6 +801,56 @@ def marginal_table(
     return mg, stopping_point(mg, threshold, metric=metric)
 
 
+def usd_costs(samples: pl.DataFrame, prices: tuple | None = None) -> tuple[pl.DataFrame, list[str]]:
+    """Per-answer ``cost_usd``: the logged value where present, else input x P_in + output x P_out per 1e6 tokens.
+
+    Parameters
+    ----------
+    samples : polars.DataFrame
+        ``eval_samples`` rows (model, input_tokens, output_tokens, cost_usd).
+    prices : tuple of (model, P_in, P_out), optional
+        $ per 1e6 tokens; models without one get ``PLACEHOLDER_PRICE``.
+
+    Returns
+    -------
+    (frame, notes)
+        ``samples`` with ``cost_usd`` filled (rows with neither a logged cost nor an output token count dropped)
+        and ``cost_basis`` ("logged" | "price list" | "placeholder price"); notes say how many answers of which
+        models used each basis.
+
+    Notes
+    -----
+    Kapoor et al. (2024), arXiv:2407.01502: state the cost unit and the prices used.
+    """
+    given = {m: (float(pi), float(po)) for m, pi, po in (prices or ())}
+    given = {m: v for m, v in given.items() if v != PLACEHOLDER_PRICE}  # an unedited row is still the placeholder
+    pin = pl.col("model").replace_strict({m: v[0] for m, v in given.items()}, default=PLACEHOLDER_PRICE[0])
+    pout = pl.col("model").replace_strict({m: v[1] for m, v in given.items()}, default=PLACEHOLDER_PRICE[1])
+    est = (pl.col("input_tokens").fill_null(0.0) * pin + pl.col("output_tokens") * pout) / 1e6
+    out = samples.with_columns(
+        pl.when(pl.col("cost_usd").is_not_null())
+        .then(pl.lit("logged"))
+        .when(pl.col("model").is_in(list(given)))
+        .then(pl.lit("price list"))
+        .otherwise(pl.lit("placeholder price"))
+        .alias("cost_basis"),
+        pl.coalesce(pl.col("cost_usd"), est).alias("cost_usd"),
+    ).filter(pl.col("cost_usd").is_not_null())
+    words = {
+        "logged": "logged cost_usd",
+        "price list": "your price list",
+        "placeholder price": f"the placeholder price ${PLACEHOLDER_PRICE[0]:g} in / ${PLACEHOLDER_PRICE[1]:g} out "
+        "per 1M tokens",
+    }
+    notes = []
+    by_basis = out.group_by("cost_basis").agg(pl.len(), pl.col("model").unique().sort()).sort("cost_basis")
+    for r in by_basis.iter_rows(named=True):
+        ms = r["model"]
+        more = ", ..." if len(ms) > 3 else ""
+        notes.append(f"{r['len']} answer(s) costed from {words[r['cost_basis']]} ({', '.join(ms[:3])}{more})")
+    return out, notes
+
+
 def cost_units(con: duckdb.DuckDBPyConnection, where: str | None = None) -> dict[str, Any]:
     """Which cost units the per-answer data support: tokens (output_tokens), usd (tokens x prices), latency_s.
 
@@ -848,7 +901,8 @@ def frontier(
     unit : {"tokens", "usd", "latency_s"}
         Cost per question: output tokens, $ from (input, output) prices per 1e6 tokens, or seconds.
     prices : tuple of (model, P_in, P_out), optional
-        User-set $ per 1e6 tokens; models without one get ``PLACEHOLDER_PRICE``. Null input tokens count as 0.
+        User-set $ per 1e6 tokens, applied only to answers without a logged ``cost_usd`` (:func:`usd_costs`);
+        models without one get ``PLACEHOLDER_PRICE``. Null input tokens count as 0.
     target : float, optional
         Accuracy (fraction) to reach at the lowest expected cost.
     allow_mixing : bool
@@ -859,7 +913,8 @@ def frontier(
     dict
         ``points`` (model, setting, config, cost, accuracy, n_questions, on_frontier, on_hull), ``hull`` (the
         hull vertices by cost), ``cheapest`` (from ``cheapest_reaching`` plus ``configs``: list of (config,
-        probability)), ``unit``, ``prices_used`` (model -> {input, output}, for usd) and ``notes``.
+        probability)), ``unit``, ``prices_used`` (model -> {input, output} for the models priced from the list,
+        for usd) and ``notes`` (which answers were costed from the logged cost_usd and which from the price list).
 
     Raises
     ------
@@ -875,7 +930,7 @@ def frontier(
     if s.height == 0:
         raise ValueError(f"no per-answer rows for benchmark {benchmark!r}")
     notes, prices_used = [], None
-    if unit in ("tokens", "usd"):
+    if unit == "tokens":
         n_missing = s["output_tokens"].null_count()
         if n_missing:
             notes.append(
@@ -883,27 +938,28 @@ def frontier(
             )
         s = s.filter(pl.col("output_tokens").is_not_null())
     if unit == "usd":
-        if s["input_tokens"].null_count():
+        # logged cost_usd where present; the price list (user-set or placeholder) only for the rest
+        n_before = s.height
+        s, cost_notes = usd_costs(s, prices)
+        if n_before - s.height:
             notes.append(
-                "input tokens were not logged for some answers: they count as 0 (output tokens only)"
+                f"{n_before - s.height} answer(s) with neither a logged cost nor an output token count left out"
             )
-        s = s.with_columns(pl.col("input_tokens").fill_null(0.0))
-        pm = _price_map(prices, s["model"].unique().to_list())
+        notes += cost_notes
+        priced = s.filter(pl.col("cost_basis") != "logged")
+        if priced.height and priced["input_tokens"].null_count():
+            notes.append(
+                "input tokens were not logged for some priced answers: they count as 0 (output tokens only)"
+            )
+        pm = _price_map(prices, priced["model"].unique().to_list())
         prices_used = {m: {"input": v[0], "output": v[1]} for m, v in sorted(pm.items())}
-        placeholder = sorted(m for m, v in pm.items() if v == PLACEHOLDER_PRICE)
-        if placeholder:
-            notes.append(
-                f"placeholder price ${PLACEHOLDER_PRICE[0]:g} in / ${PLACEHOLDER_PRICE[1]:g} out per 1M tokens for "
-                f"{len(placeholder)} model(s) ({', '.join(placeholder[:3])}{', ...' if len(placeholder) > 3 else ''}): "
-                "no prices ship with the data, edit them"
-            )
+        if any(v == PLACEHOLDER_PRICE for v in pm.values()):
+            notes.append("no prices ship with the data: edit the placeholder prices")
     elif unit == "latency_s":
         if s["latency_s"].null_count():
             raise ValueError("latency was not logged (eval_samples.latency_s is null); choose tokens or usd")
     try:
-        pts = cost_of(
-            s, unit, {m: (v["input"], v["output"]) for m, v in prices_used.items()} if prices_used else None
-        )
+        pts = cost_of(s, unit, None)
     except ValueError as e:
         raise ValueError(f"cannot cost configurations in {unit}: {e}") from e
     pts = pts.with_columns((pl.col("model") + " / " + pl.col("setting")).alias("config"))

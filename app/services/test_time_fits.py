@@ -28,6 +28,7 @@ from app.services.test_time import (
     PLACEHOLDER_PRICE,
     _samples,
     thinking_curves,
+    usd_costs,
 )
 from data import queries
 
@@ -389,57 +390,6 @@ def summary_coverage_fits(
     }
     schema |= {"fit@k_max": pl.Float64, "mean_abs_err": pl.Float64, "success": pl.Boolean}
     return pl.DataFrame(rows, schema=schema), recs
-
-
-def usd_costs(samples: pl.DataFrame, prices: tuple | None = None) -> tuple[pl.DataFrame, list[str]]:
-    """Per-answer ``cost_usd``: the logged value where present, else input x P_in + output x P_out per 1e6 tokens.
-
-    Parameters
-    ----------
-    samples : polars.DataFrame
-        ``eval_samples`` rows (model, input_tokens, output_tokens, cost_usd).
-    prices : tuple of (model, P_in, P_out), optional
-        $ per 1e6 tokens; models without one get ``PLACEHOLDER_PRICE``.
-
-    Returns
-    -------
-    (frame, notes)
-        ``samples`` with ``cost_usd`` filled (rows with neither a logged cost nor an output token count dropped)
-        and ``cost_basis`` ("logged" | "price list" | "placeholder price"); notes say how many answers of which
-        models used each basis.
-
-    Notes
-    -----
-    Kapoor et al. (2024), arXiv:2407.01502: state the cost unit and the prices used.
-    """
-    given = {m: (float(pi), float(po)) for m, pi, po in (prices or ())}
-    pin = pl.col("model").replace_strict({m: v[0] for m, v in given.items()}, default=PLACEHOLDER_PRICE[0])
-    pout = pl.col("model").replace_strict({m: v[1] for m, v in given.items()}, default=PLACEHOLDER_PRICE[1])
-    listed = pl.col("model").is_in(list(given))
-    est = (pl.col("input_tokens").fill_null(0.0) * pin + pl.col("output_tokens") * pout) / 1e6
-    out = samples.with_columns(
-        pl.when(pl.col("cost_usd").is_not_null())
-        .then(pl.lit("logged"))
-        .when(listed)
-        .then(pl.lit("price list"))
-        .otherwise(pl.lit("placeholder price"))
-        .alias("cost_basis"),
-        pl.coalesce(pl.col("cost_usd"), est).alias("cost_usd"),
-    ).filter(pl.col("cost_usd").is_not_null())
-    notes = []
-    for r in (
-        out.group_by("cost_basis")
-        .agg(pl.len(), pl.col("model").unique().sort())
-        .sort("cost_basis")
-        .iter_rows(named=True)
-    ):
-        ms = r["model"]
-        what = {"logged": "logged cost_usd", "price list": "your price list",
-                "placeholder price": f"the placeholder price ${PLACEHOLDER_PRICE[0]:g} in / ${PLACEHOLDER_PRICE[1]:g} out per 1M tokens"}[r["cost_basis"]]  # fmt: skip
-        notes.append(
-            f"{r['len']} answer(s) costed from {what} ({', '.join(ms[:3])}{', ...' if len(ms) > 3 else ''})"
-        )
-    return out, notes
 
 
 def benchmark_units(con: duckdb.DuckDBPyConnection, where: str | None = None) -> dict[str, list[str]]:
