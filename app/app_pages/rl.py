@@ -101,6 +101,7 @@ st.dataframe(
     column_config={
         "R0": NUM(format="%.3f"), "A": NUM(format="%.3f"), "B": NUM(format="%.2f"),
         f"C_mid ({unit})": NUM(format="%.3g"), "backtest MAE": NUM(format="%.3f"), "power-law p": NUM(format="%.2f"),
+        "flags": st.column_config.TextColumn(width="large", help="Ceiling at its bound, C_mid outside the data"),
     },
 )  # fmt: skip
 st.caption(

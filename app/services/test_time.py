@@ -823,7 +823,9 @@ def usd_costs(samples: pl.DataFrame, prices: tuple | None = None) -> tuple[pl.Da
     Kapoor et al. (2024), arXiv:2407.01502: state the cost unit and the prices used.
     """
     given = {m: (float(pi), float(po)) for m, pi, po in (prices or ())}
-    given = {m: v for m, v in given.items() if v != PLACEHOLDER_PRICE}  # an unedited row is still the placeholder
+    given = {
+        m: v for m, v in given.items() if v != PLACEHOLDER_PRICE
+    }  # an unedited row is still the placeholder
     pin = pl.col("model").replace_strict({m: v[0] for m, v in given.items()}, default=PLACEHOLDER_PRICE[0])
     pout = pl.col("model").replace_strict({m: v[1] for m, v in given.items()}, default=PLACEHOLDER_PRICE[1])
     est = (pl.col("input_tokens").fill_null(0.0) * pin + pl.col("output_tokens") * pout) / 1e6

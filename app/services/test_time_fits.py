@@ -247,12 +247,12 @@ def thinking_stops(
     price, basis = output_prices(con, models, prices, where) if metric == "gain_per_usd" else ({}, {})
     rng = np.random.default_rng(seed)
     samples = _samples(con, where) if n_boot and (pts["data"] == "per-answer").any() else None
-    rows, recs, notes = [], [], []
+    rows, recs, notes, single = [], [], [], []
     for (model, bench, data), g in pts.group_by(["model", "benchmark", "data"], maintain_order=True):
         g = g.sort("mean_tokens")
         label = f"{model} / {bench}" + (" (summary)" if data == "summary" else "")
         if g.height < 2:
-            notes.append(f"{label}: one thinking level, no curve")
+            single.append(label)
             continue
         thr = threshold if metric == "gain_per_1k_tokens" else threshold * price[model] / 1000.0
         t, y, n = g["mean_tokens"].to_numpy(), g["accuracy"].to_numpy(), g["n"].to_numpy().astype(float)
@@ -311,6 +311,8 @@ def thinking_stops(
                 },
             )  # fmt: skip
         )
+    if single:
+        notes.insert(0, f"No curve (one thinking level): {', '.join(single)}")
     params = ("p", "q", "A", "R0", "T_mid", "B")
     schema: dict[str, Any] = {
         "model": pl.String,
