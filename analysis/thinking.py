@@ -458,7 +458,11 @@ def stopping_point(
     token_col: str = "mean_tokens",
     acc_col: str = "accuracy",
 ) -> pl.DataFrame:
-    """First thinking level after which the marginal gain falls below a threshold.
+    """First thinking level after which the RAW marginal gain falls below a threshold (prefer the fitted stop).
+
+    This rule reads differences between measured levels, so one noisy early level decides it (on a 30-problem
+    benchmark it stops at the noisiest early step whatever the threshold); :func:`fit_thinking_curve` places the
+    stop on the fitted curve's marginal gain with a bootstrap interval and is what the app and CLI report.
 
     Walking up the levels of a curve in token order, the stop is level j - 1 for the first j
     whose ``metric`` (gain from level j - 1 to j) is < ``threshold`` (a null gain, from equal
