@@ -132,6 +132,16 @@ def _problem_replicates(
     return tok, acc
 
 
+def _unidentified(res: Any, tokens: np.ndarray) -> str:
+    """Why a saturating thinking fit is not identified ("" when it is): A at its bound, T_mid outside the data."""
+    A, tm = res.params["A"], res.params["T_mid"]
+    if A >= 1.0 - 1e-3 or A <= res.params["R0"] + 1e-3:
+        return f"ceiling A = {A:.3f} at its bound"
+    if not tokens.min() <= tm <= tokens.max():
+        return f"T_mid = {tm:.0f} tokens outside the measured {tokens.min():.0f}-{tokens.max():.0f}"
+    return ""
+
+
 def thinking_points(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
     """Accuracy vs mean generated tokens per (model, benchmark, level), from per-answer rows and summary tables.
 
@@ -204,8 +214,9 @@ def thinking_stops(
 ) -> tuple[pl.DataFrame, list[dict], list[str]]:
     """Fit each thinking curve and place its stopping point on the FITTED marginal gain, with a bootstrap interval.
 
-    Per (model, benchmark, data): the saturating form when it has >= ``MIN_LEVELS_SATURATING`` levels (and it
-    fits), else acc = p + q ln T; the stop is the largest T whose fitted gain per extra 1k tokens is >= the
+    Per (model, benchmark, data): the saturating form when it has >= ``MIN_LEVELS_SATURATING`` levels and is
+    identified (ceiling A not at its bound, T_mid inside the measured tokens; otherwise a note says why), else
+    acc = p + q ln T; the stop is the largest T whose fitted gain per extra 1k tokens is >= the
     threshold (``analysis.thinking.fit_thinking_curve``). Per-answer curves are bootstrapped over problems
     (the same problems at every level); summary curves by a binomial resample of each level.
 
@@ -266,6 +277,11 @@ def thinking_stops(
                 res = fit_thinking_curve(
                     t, y, n, form=form, threshold=thr, n_boot=n_boot, rng=rng, replicates=reps
                 )
+                why = _unidentified(res, t) if form == "saturating" else ""
+                if why:  # a ceiling at its bound or a midpoint outside the data: not identified
+                    notes.append(f"{label}: saturating fit not identified ({why}); acc = p + q ln T used")
+                    res = None
+                    continue
                 break
             except (ValueError, FitError, InsufficientDataError) as e:
                 notes.append(f"{label}: {form} fit failed ({e})")
