@@ -776,13 +776,15 @@ def marginal_table(
         Minimum worthwhile gain in the unit of ``metric`` (accuracy fraction per 1k tokens, or per $ per question).
     metric : {"gain_per_1k_tokens", "gain_per_usd"}
     prices : tuple of (model, P_in, P_out), optional
-        $ per 1e6 tokens; models without one get ``PLACEHOLDER_PRICE``. Output price is applied (reasoning billed as
-        output).
+        $ per 1e6 tokens for models without a logged ``cost_usd`` (``test_time_fits.output_prices``: the logged
+        cost per output token is used where every answer has one); models without either get
+        ``PLACEHOLDER_PRICE``. Output price is applied (reasoning billed as output).
 
     Returns
     -------
     (marginal, stops)
-        ``analysis.thinking.marginal_gains`` and ``stopping_point`` frames.
+        ``analysis.thinking.marginal_gains`` and the raw first-crossing ``stopping_point`` frames (the app and
+        CLI report ``test_time_fits.thinking_stops``, the stop from the fitted curve, instead).
 
     Raises
     ------
@@ -795,9 +797,11 @@ def marginal_table(
     """
     if metric not in ("gain_per_1k_tokens", "gain_per_usd"):
         raise ValueError(f"metric must be gain_per_1k_tokens or gain_per_usd, got {metric!r}")
+    from app.services.test_time_fits import output_prices  # imports this module: resolved at call time
+
     cur = thinking_curves(con, where)
-    pm = _price_map(prices, cur["model"].unique().to_list())
-    mg = marginal_gains(cur, price_per_mtok={m: v[1] for m, v in pm.items()})
+    pm, _ = output_prices(con, cur["model"].unique().to_list(), prices, where)  # logged cost_usd first
+    mg = marginal_gains(cur, price_per_mtok=pm)
     return mg, stopping_point(mg, threshold, metric=metric)
 
 

@@ -159,3 +159,34 @@ def test_test_time_page_on_the_toy_store(toy_db, monkeypatch):
     assert float(maj.loc["m", "majority@2"]) == pytest.approx((1 / 6 + 0.5) / 3)
     assert int(maj.loc["m", "ties@2"]) == 4 and int(maj.loc["m", "n_unparsed"]) == 7
     assert any("a tie for the most votes counts as wrong (seed 0)" in i.value for i in at.info)
+
+
+def test_per_dollar_stop_uses_the_logged_cost(tmp_path):
+    """A model whose every answer logged cost_usd is priced from it ($ per output token), not from the list."""
+    from app.services.test_time_fits import output_prices, thinking_stops
+    from data.connect import open_ro
+
+    rows = []
+    for setting, tokens, n_right in (("low", 100.0, 2), ("mid", 400.0, 5), ("high", 1600.0, 7)):
+        for i in range(10):
+            rows.append(
+                {"run_id": f"c/{setting}", "model": "paid", "benchmark": "toy", "setting": setting,
+                 "problem_id": f"q{i}", "correct": i < n_right, "output_tokens": tokens,
+                 "cost_usd": tokens * 2e-6}  # $2 per 1M output tokens, logged
+            )  # fmt: skip
+    (tmp_path / "paid").mkdir()
+    pl.DataFrame(rows).write_csv(tmp_path / "paid" / "answers.csv")
+    db = tmp_path / "paid.duckdb"
+    assert ingest_paths(db, [tmp_path / "paid"]).count("failed") == 0
+    con = open_ro(db)
+    try:
+        price, basis = output_prices(con, ["paid", "other"], (("other", 1.0, 3.0),))
+        assert price["paid"] == pytest.approx(2.0) and basis["paid"] == "logged cost_usd"
+        assert price["other"] == 3.0 and basis["other"] == "price list"
+        table, _, notes = thinking_stops(con, None, 100.0, "gain_per_usd", (("paid", 9.0, 9.0),), 0, 0)
+    finally:
+        con.close()
+    row = table.row(0, named=True)
+    # 100 accuracy per $ per question at $2 per 1M tokens = 0.2 accuracy per 1k tokens (the list's $9 is ignored)
+    assert row["threshold_per_1k"] == pytest.approx(0.2) and row["price_basis"] == "logged cost_usd"
+    assert any(n.startswith("$ per output token from: logged cost_usd (paid)") for n in notes)
