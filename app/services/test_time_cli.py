@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import polars as pl
+
 from app.services.test_time import (
     TIE_NOTES,
     UNPARSED_NOTES,
@@ -171,6 +173,11 @@ def run_passk(con, args) -> tuple[dict[str, Any], list[dict]]:
         )
     if maj_note:
         notes.append(maj_note)
+    summ = summary_rows(con, args.where).filter((pl.col("measure") == "pass@k") & pl.col("k").is_in(list(ks)))
+    if summ.height:
+        notes.append(
+            f"{summ.height} pass@k value(s) at the requested k come from eval summary tables (summary_pass_at_k)"
+        )
     payload: dict[str, Any] = {
         "what": "passk",
         "where": args.where,
@@ -180,6 +187,11 @@ def run_passk(con, args) -> tuple[dict[str, Any], list[dict]]:
         "coverage_law": "coverage(k) = exp(a k^b) (Brown et al. 2024, arXiv:2407.21787)",
         "bootstrap": {"n": n_boot, "seed": seed, "unit": "problem"},
         "coverage_fits": coverage,
+        "summary_pass_at_k": json_rows(
+            summ.select(
+                "model", "benchmark", "setting", "k", pl.col("value").alias("pass_at_k"), "n_problems"
+            )
+        ),
         "notes": notes,
     }
     lines = [f"pass@k ({', '.join(map(str, ks))}) per model / benchmark / setting"]
@@ -188,6 +200,11 @@ def run_passk(con, args) -> tuple[dict[str, Any], list[dict]]:
             f"pass@{k}={r[f'pass@{k}']:.4f}" if r[f"pass@{k}"] is not None else f"pass@{k}=n/a" for k in ks
         )
         lines.append(f"  {r['model']} / {r['benchmark']} / {r['setting']} (n={r['n_min']}): {vals}")
+    for r in summ.iter_rows(named=True):
+        lines.append(
+            f"  {r['model']} / {r['benchmark']} / {r['setting']} (summary table, n={r['n_problems']} problems): "
+            f"pass@{r['k']}={r['value']:.4f}"
+        )
     if coverage:
         lines.append("coverage law exp(a k^b):")
         for c in coverage:

@@ -190,3 +190,15 @@ def test_per_dollar_stop_uses_the_logged_cost(tmp_path):
     # 100 accuracy per $ per question at $2 per 1M tokens = 0.2 accuracy per 1k tokens (the list's $9 is ignored)
     assert row["threshold_per_1k"] == pytest.approx(0.2) and row["price_basis"] == "logged cost_usd"
     assert any(n.startswith("$ per output token from: logged cost_usd (paid)") for n in notes)
+
+
+def test_passk_lists_summary_values(toy_db, capsys):
+    p = _json(capsys, "--db", str(toy_db), "--k", "1,2", "--bootstrap", "0")
+    assert p["what"] == "passk"
+    summ = {r["k"]: r for r in p["summary_pass_at_k"]}
+    assert set(summ) == {1, 2} and summ[1]["model"] == "s1" and summ[1]["n_problems"] == 50
+    assert summ[2]["pass_at_k"] == pytest.approx(math.exp(-2.0 * 2**-0.5))
+    per = {r["model"]: r for r in p["pass_at_k"]}
+    assert per["m"]["pass@1"] == pytest.approx(0.25) and per["m"]["pass@2"] == pytest.approx(
+        (5 / 6 + 0.5) / 3
+    )
