@@ -36,6 +36,7 @@ __all__ = [
     "fitted_gain_per_1k",
     "fitted_stopping_point",
     "fit_thinking_curve",
+    "saturating_unidentified",
 ]
 
 
@@ -734,3 +735,36 @@ def fit_thinking_curve(
         )
         extra["bootstrap_unit"] = unit
     return dataclasses.replace(fit, derived=derived, extra=extra, bootstrap=boot)
+
+
+def saturating_unidentified(params: Mapping[str, float], tokens: Any, tol: float = 1e-3) -> str:
+    """Why a saturating thinking fit is not identified, or "" when it is.
+
+    Not identified when the ceiling A sits at its bound (A >= 1 - tol, or A <= R0 + tol: no rise) or the midpoint
+    T_mid lies outside the measured tokens (the bend was never observed, so A and T_mid trade off).
+
+    Parameters
+    ----------
+    params : mapping
+        ``A``, ``R0``, ``T_mid`` of :func:`fit_accuracy_vs_log_tokens` (saturating form).
+    tokens : array_like, shape (m,)
+        Measured tokens per answer (> 0).
+    tol : float
+        Distance to a bound counted as "at" it (accuracy fraction).
+
+    Returns
+    -------
+    str
+        The reason, e.g. ``"ceiling A = 1.000 at its bound"``; "" when identified.
+
+    Notes
+    -----
+    Same reading as ScaleRL's (arXiv 2510.13786, App. A.5-A.7): a ceiling is trusted only once the curve bends.
+    """
+    t = np.asarray(tokens, dtype=float)
+    A, tm = float(params["A"]), float(params["T_mid"])
+    if A >= 1.0 - tol or A <= float(params["R0"]) + tol:
+        return f"ceiling A = {A:.3f} at its bound"
+    if not t.min() <= tm <= t.max():
+        return f"T_mid = {tm:.0f} tokens outside the measured {t.min():.0f}-{t.max():.0f}"
+    return ""

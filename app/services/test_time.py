@@ -23,7 +23,13 @@ from analysis.frontier import cheapest_reaching, cost_of, pareto_frontier, upper
 from analysis.results import FitResult
 from analysis.sampling import coverage_curve, coverage_law, fit_coverage_counts, log_spaced_ks, majority_at_k
 from analysis.sampling import pass_at_k as _pass_at_k
-from analysis.thinking import accuracy_vs_tokens, fit_accuracy_vs_log_tokens, marginal_gains, stopping_point
+from analysis.thinking import (
+    accuracy_vs_tokens,
+    fit_accuracy_vs_log_tokens,
+    marginal_gains,
+    saturating_unidentified,
+    stopping_point,
+)
 from app.services.common import fit_record
 from data import queries
 
@@ -77,6 +83,7 @@ THINK_FIT_LABELS = {
     "sat_A": "A (saturating: ceiling)",
     "sat_T_mid": "T_mid (tokens)",
     "sat_B": "B (slope)",
+    "sat_note": "saturating fit",
 }
 #: Headers of the adaptive-allocation table (samples per problem k; saving = 1 - adaptive / uniform).
 ADAPTIVE_LABELS = {
@@ -634,7 +641,8 @@ def thinking_fits(
     Returns
     -------
     (table, curves, records)
-        table: model, benchmark, n_levels, p, q, gain_per_doubling, sat_A, sat_T_mid, sat_B (null if not fitted);
+        table: model, benchmark, n_levels, p, q, gain_per_doubling, sat_A, sat_T_mid, sat_B (null if not fitted),
+        sat_note (why the saturating form is not shown: ``analysis.thinking.saturating_unidentified``);
         curves: model, benchmark, form, mean_tokens, accuracy on a token grid; records: fit records.
 
     Raises
@@ -661,6 +669,9 @@ def thinking_fits(
             try:
                 r = fit_accuracy_vs_log_tokens(t, y, form, weights=w)
             except (ValueError, FitError, InsufficientDataError):
+                continue
+            if form == "saturating" and (why := saturating_unidentified(r.params, t)):
+                row["sat_note"] = f"not identified: {why}"  # no curve, no parameters shown
                 continue
             if form == "linear":
                 row.update(p=r.params["p"], q=r.params["q"], gain_per_doubling=r.derived["gain_per_doubling"])
@@ -695,6 +706,7 @@ def thinking_fits(
         "benchmark": pl.String,
         "n_levels": pl.Int64,
         **{k: pl.Float64 for k in ("p", "q", "gain_per_doubling", "sat_A", "sat_T_mid", "sat_B")},
+        "sat_note": pl.String,
     }
     return (
         pl.DataFrame(rows, schema=schema),

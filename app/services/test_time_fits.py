@@ -20,7 +20,7 @@ import polars as pl
 
 from analysis.errors import FitError, InsufficientDataError
 from analysis.sampling import coverage_law, fit_coverage
-from analysis.thinking import fit_thinking_curve
+from analysis.thinking import fit_thinking_curve, saturating_unidentified
 from app.services.common import fit_record
 from app.services.test_time import (
     AXIS,
@@ -130,16 +130,6 @@ def _problem_replicates(
         acc = (w @ mats["c"].T) / (w @ mats["n"].T)
         tok = (w @ mats["tok"].T) / (w @ mats["nt"].T)
     return tok, acc
-
-
-def _unidentified(res: Any, tokens: np.ndarray) -> str:
-    """Why a saturating thinking fit is not identified ("" when it is): A at its bound, T_mid outside the data."""
-    A, tm = res.params["A"], res.params["T_mid"]
-    if A >= 1.0 - 1e-3 or A <= res.params["R0"] + 1e-3:
-        return f"ceiling A = {A:.3f} at its bound"
-    if not tokens.min() <= tm <= tokens.max():
-        return f"T_mid = {tm:.0f} tokens outside the measured {tokens.min():.0f}-{tokens.max():.0f}"
-    return ""
 
 
 def thinking_points(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
@@ -277,7 +267,7 @@ def thinking_stops(
                 res = fit_thinking_curve(
                     t, y, n, form=form, threshold=thr, n_boot=n_boot, rng=rng, replicates=reps
                 )
-                why = _unidentified(res, t) if form == "saturating" else ""
+                why = saturating_unidentified(res.params, t) if form == "saturating" else ""
                 if why:  # a ceiling at its bound or a midpoint outside the data: not identified
                     notes.append(f"{label}: saturating fit not identified ({why}); acc = p + q ln T used")
                     res = None

@@ -98,3 +98,18 @@ def test_replicates_from_the_caller_and_errors():
         fit_thinking_curve(t, acc, n, threshold=0.0)
     with pytest.raises(ValueError, match="needs rng"):
         fit_thinking_curve(t, acc, n, threshold=0.1, n_boot=5)
+
+
+def test_saturating_identifiability_verdicts():
+    from analysis.thinking import saturating_unidentified
+
+    assert saturating_unidentified(TRUE, LEVELS) == ""
+    assert saturating_unidentified({**TRUE, "A": 1.0}, LEVELS) == "ceiling A = 1.000 at its bound"
+    assert saturating_unidentified({**TRUE, "A": 0.2}, LEVELS) == "ceiling A = 0.200 at its bound"  # no rise
+    assert saturating_unidentified({**TRUE, "T_mid": 50_000.0}, LEVELS) == (
+        "T_mid = 50000 tokens outside the measured 200-12800"
+    )
+    # a curve measured only before its bend (T_mid = 1000 tokens, levels 100-400): the fit cannot place it
+    t = np.array([100.0, 150.0, 200.0, 300.0, 400.0])
+    fit = fit_thinking_curve(t, saturating_log_tokens(t, **TRUE), np.full(5, 1000), form="saturating")
+    assert saturating_unidentified(fit.params, t) != ""

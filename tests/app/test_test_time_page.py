@@ -79,7 +79,16 @@ def test_thinking_and_frontier_tabs(app_env):
     gem = marg[marg["model"] == "gemini-2.5-flash"].set_index("setting")
     assert gem.loc["no_think", "accuracy"] == pytest.approx(0.12625)  # PROVENANCE: 0.126 -> 0.286
     assert gem.loc["budget2048", "accuracy"] == pytest.approx(0.28625)
+    fits = frame_with(at, "sat_note").set_index("model")
+    # gemini's SimpleQA ceiling runs to A = 1: the saturating form is not identified and not shown
+    assert fits.loc["gemini-2.5-flash", "sat_note"] == "not identified: ceiling A = 1.000 at its bound"
+    assert fits.loc["gemini-2.5-flash", "sat_A"] == "–"
     stops = frame_with(at, "stop_level").set_index("model")
+    assert stops.loc["gemini-2.5-flash", "form"] == "linear"  # the stop uses the log-linear fit
+    lo, mid, hi = (float(stops.loc["gemini-2.5-flash", c]) for c in ("T_stop_lo", "T_stop", "T_stop_hi"))
+    assert lo <= mid <= hi and mid == pytest.approx(
+        3543, rel=0.01
+    )  # 1000 q / 0.01 with q = 0.0354 per ln token
     assert stops.loc["o4-mini", "stop_level"] == "low_effort"  # flat accuracy: more effort does not pay
     assert stops.loc["o4-mini", "stop_status"] == "at the first level"
     # frontier on SimpleQA in output tokens: target 0.25 between claude no_think (0.23) and gemini budget1024 (0.285)
