@@ -202,3 +202,38 @@ def test_passk_lists_summary_values(toy_db, capsys):
     assert per["m"]["pass@1"] == pytest.approx(0.25) and per["m"]["pass@2"] == pytest.approx(
         (5 / 6 + 0.5) / 3
     )
+
+
+@pytest.mark.parametrize(
+    ("what", "first_line"),
+    [
+        ("passk", "pass@k (1, 2) per model / benchmark / setting"),
+        ("coverage", "coverage law c(k) = exp(a k^b) (Brown et al. 2024, arXiv:2407.21787)"),
+        ("majority", "majority@k (1, 2), ties: a tie for the most votes is broken uniformly at random"),
+        (
+            "thinking",
+            "thinking tokens: stop where the FITTED curve gains < 0.01 (accuracy per 1k output tokens)",
+        ),
+        ("frontier", "cost-accuracy frontier (Kapoor et al. 2024, arXiv:2407.01502)"),
+        ("adaptive", "adaptive allocation for coverage 0.5 (Snell et al. 2024, arXiv:2408.03314)"),
+    ],
+)
+def test_every_what_prints_readable_text(toy_db, capsys, what, first_line):
+    rc = main(
+        [
+            "fit",
+            "test-time",
+            "--db",
+            str(toy_db),
+            "--what",
+            what,
+            "--k",
+            "1,2",
+            "--bootstrap",
+            "0",
+            "--no-save",
+        ]
+    )
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert out.out.splitlines()[0].startswith(first_line)
