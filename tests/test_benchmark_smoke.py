@@ -13,9 +13,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_chinchilla.p
 
 
 def test_bench_quick_reaches_same_optimum_and_prints_ratios():
-    proc = subprocess.run(
-        [sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=600
-    )
+    proc = subprocess.run([sys.executable, str(BENCH), "--quick"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "speed ratio reference / fast" in proc.stdout
     assert "bootstrap, 1000 replicates" in proc.stdout

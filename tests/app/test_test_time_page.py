@@ -86,9 +86,8 @@ def test_thinking_and_frontier_tabs(app_env):
     stops = frame_with(at, "stop_level").set_index("model")
     assert stops.loc["gemini-2.5-flash", "form"] == "linear"  # the stop uses the log-linear fit
     lo, mid, hi = (float(stops.loc["gemini-2.5-flash", c]) for c in ("T_stop_lo", "T_stop", "T_stop_hi"))
-    assert lo <= mid <= hi and mid == pytest.approx(
-        3543, rel=0.01
-    )  # 1000 q / 0.01 with q = 0.0354 per ln token
+    # 1000 q / threshold with q = 0.0354 per ln token and threshold 0.01 per 1k tokens
+    assert lo <= mid <= hi and mid == pytest.approx(3543, rel=0.01)
     assert stops.loc["o4-mini", "stop_level"] == "low_effort"  # flat accuracy: more effort does not pay
     assert stops.loc["o4-mini", "stop_status"] == "at the first level"
     # frontier on SimpleQA in output tokens: target 0.25 between claude no_think (0.23) and gemini budget1024 (0.285)

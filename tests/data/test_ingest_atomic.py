@@ -21,9 +21,7 @@ def test_metric_first_logged_after_25k_lines_is_kept_as_float(tmp_path):
     f.write_text("\n".join(lines) + "\n")
     ingest_paths(tmp_path / "db.duckdb", [f])
     con = open_ro(tmp_path / "db.duckdb")
-    row = con.execute(
-        "SELECT step, value, typeof(value) FROM metrics WHERE metric = 'eval/late_metric'"
-    ).fetchone()
+    row = con.execute("SELECT step, value, typeof(value) FROM metrics WHERE metric = 'eval/late_metric'").fetchone()
     assert row == (25_001, 7.0, "DOUBLE")
     assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 25_002
     con.close()

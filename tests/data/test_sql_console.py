@@ -26,11 +26,7 @@ def test_row_cap_reports_truncation(db):
 
 @pytest.mark.parametrize(
     "sql",
-    [
-        "COPY (SELECT 1) TO '{tmp}/leak.csv'",
-        "SELECT * FROM read_text('/etc/passwd')",
-        "INSERT INTO fits VALUES (1)",
-    ],
+    ["COPY (SELECT 1) TO '{tmp}/leak.csv'", "SELECT * FROM read_text('/etc/passwd')", "INSERT INTO fits VALUES (1)"],
 )
 def test_no_writes_and_no_other_files(db, tmp_path, sql):
     with pytest.raises(SqlError):
