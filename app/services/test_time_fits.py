@@ -45,6 +45,15 @@ STOP_NOTE = (
 )
 
 
+#: Columns of ``v_eval_summary`` (an empty frame of this shape stands in when the view cannot be read).
+SUMMARY_SCHEMA: dict[str, Any] = {
+    "run_id": pl.String, "source": pl.String, "model": pl.String, "benchmark": pl.String, "setting": pl.String,
+    "setting_knob": pl.String, "setting_value": pl.Float64, "measure": pl.String, "k": pl.Int64,
+    "value": pl.Float64, "n_problems": pl.Int64, "n_samples": pl.Int64, "mean_input_tokens": pl.Float64,
+    "mean_output_tokens": pl.Float64, "cost_usd": pl.Float64, "source_file": pl.String,
+}  # fmt: skip
+
+
 def summary_rows(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
     """Rows of ``v_eval_summary`` (one per configuration and k or budget); a filter that names columns the view
     lacks selects nothing.
@@ -60,8 +69,8 @@ def summary_rows(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl
     """
     try:
         return queries.eval_summary(con, where).with_columns(pl.col("setting").fill_null(""))
-    except duckdb.Error:
-        return queries.eval_summary(con, "FALSE")
+    except duckdb.Error:  # the filter names columns the view lacks, or a store from before migration 0055
+        return pl.DataFrame(schema=SUMMARY_SCHEMA)
 
 
 def output_prices(

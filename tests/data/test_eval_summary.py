@@ -149,3 +149,20 @@ def test_thinking_fit_on_summary_matches_per_answer_fit(tmp_path):
     assert st["q_lo"] <= st["q"] <= st["q_hi"]
     assert st["T_stop_lo"] <= st["T_stop"] <= st["T_stop_hi"]
     assert recs[0]["replicates"]["unit"] == "level (binomial)"
+
+
+def test_summary_rows_schema_matches_the_view_and_survives_an_old_store(tmp_path):
+    import duckdb
+
+    from app.services.test_time_fits import SUMMARY_SCHEMA
+
+    db = tmp_path / "e.duckdb"
+    ingest_paths(db, [MONKEYS])
+    con = open_ro(db)
+    try:
+        assert summary_rows(con).columns == list(SUMMARY_SCHEMA)  # the README lists these columns
+        assert summary_rows(con, "no_such_column = 1").height == 0
+    finally:
+        con.close()
+    old = duckdb.connect(":memory:")  # no v_eval_summary at all
+    assert summary_rows(old).schema == pl.Schema(SUMMARY_SCHEMA)
