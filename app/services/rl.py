@@ -955,6 +955,7 @@ def fit_records(fits: RLFits, selection: dict[str, Any], options: dict[str, Any]
                 if f.sigmoid.bootstrap
                 else "none requested"
             ),
+            "flags": "; ".join(f.flags) or "none",
         }
         recs.append(fit_record("rl", f.sigmoid, sel, options, backtest=f.backtest, checklist=check))
         if f.power is not None:

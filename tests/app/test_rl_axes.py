@@ -102,6 +102,19 @@ def test_cli_x_and_include_flagged(rl_db, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and "FLAG: C_mid outside the observed compute range" in out
     assert "includes flagged runs grpo-late" in out
+    rc = main(["fit", "rl", "--db", str(rl_db), "--metric", METRIC, "--x", "tokens", "--transient-cut", "0"])
+    assert rc == 0 and "vs tokens" in capsys.readouterr().out
+    from data.connect import open_ro as _ro
+    from data.fits import list_fits, load_fit
+
+    con = _ro(rl_db)
+    try:
+        fits = [load_fit(con, i) for i in list_fits(con)["fit_id"].to_list()]
+    finally:
+        con.close()
+    late = [f for f in fits if f["law"] == "rl_sigmoid" and f["selection"]["run_id"] == "grpo-late"]
+    assert len(late) == 1 and late[0]["selection"]["x"] == "tokens"
+    assert late[0]["checklist"]["flags"].startswith("ceiling A at its bound (1.000); C_mid outside")
     rc = main(["fit", "rl", "--db", str(rl_db), "--metric", METRIC, "--run", "grpo-nogpu", "--no-save"])
     err = capsys.readouterr().err
     assert rc == 2 and "grpo-nogpu: no GPU-hours logged" in err and "{}" not in err
