@@ -241,6 +241,10 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     _db_arg(p, settings)
     p.add_argument("--port", type=int, default=settings.port, help="port (default 8501)")
 
+    from app.services.simulator_cli import register as register_simulate
+
+    register_simulate(sub, settings)
+
     p = sub.add_parser("sql", help="run one read-only SQL query (time-limited, row-capped)")
     _db_arg(p, settings)
     p.add_argument("query", help='the SQL query, e.g. "select * from v_final_loss limit 5"')
@@ -456,6 +460,12 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def cmd_simulate(args) -> int:
+    from app.services.simulator_cli import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scaling`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -467,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": lambda a: serve(a.db, a.port),
         "sql": cmd_sql,
         "size": cmd_size,
+        "simulate": cmd_simulate,
     }[args.command]
     return handler(args)
 

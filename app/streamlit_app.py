@@ -18,6 +18,7 @@ st.set_page_config(page_title="Scaling dashboard", page_icon=":material/show_cha
 
 PAGES = {
     "Data": [st.Page("app_pages/overview.py", title="Overview", icon=":material/table_view:", default=True)],
+    "Budget": [st.Page("app_pages/budget.py", title="Budget simulator", icon=":material/savings:")],
     "Pretraining": [
         st.Page("app_pages/pretraining.py", title="Pretraining fit", icon=":material/trending_down:"),
         st.Page(

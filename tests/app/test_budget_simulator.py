@@ -1,0 +1,257 @@
+"""`scaling simulate` and the Budget page on the bundled samples: JSON keys, same numbers, scenarios table."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import duckdb
+import pytest
+
+from app.cli import main
+from tests.app.conftest import run_page
+
+ARGS = ["--budget-flops", "1e24", "--queries", "1e9", "--bootstrap", "20", "--seed", "0"]
+
+
+def _simulate(db, *extra, capsys) -> dict:
+    rc = main(["simulate", "--db", str(db), *ARGS, *extra, "--json"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def cli_payload(demo_db):
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["simulate", "--db", str(demo_db), *ARGS, "--split", "0.8,0.05,0.15", "--json"])
+    assert rc == 0
+    return json.loads(buf.getvalue())
+
+
+def test_simulate_json_has_the_issue_keys(cli_payload):
+    p = cli_payload
+    o = p["optimum"]
+    assert set(o["shares"]) == {"pretraining", "rl", "test_time"}
+    assert sum(o["shares"].values()) == pytest.approx(1.0)
+    assert o["N"] > 0 and o["D"] > 0 and o["samples_per_query"] >= 1
+    assert o["metric"]["lo"] <= o["metric"]["value"] <= o["metric"]["hi"]
+    assert 0 < o["metric"]["value"] <= 1
+    assert set(p["marginal_return"]) == {"pretraining", "rl", "test_time"}
+    assert all({"value", "lo", "hi"} <= set(v) for v in p["marginal_return"].values())
+    names = {a["name"] for a in p["assumptions"]}
+    assert {"rl_ceiling_per_decade", "rl_tt_kappa", "loss_transfer", "replicate_pairing"} <= names
+    ex = p["extrapolation"]
+    assert {"optimum", "split"} <= set(ex) and isinstance(ex["optimum"]["any_outside"], bool)
+    # 32T tokens for a 214M model is far past Chinchilla's 5e11 tokens: flagged
+    assert ex["optimum"]["links"]["pretraining_law.D"]["outside"]
+    assert p["split"]["shares"] == pytest.approx({"pretraining": 0.8, "rl": 0.05, "test_time": 0.15})
+    # links: the accuracy map and the difficulty are fitted on the store's real data
+    assert "gadre_overtraining" in p["links"]["accuracy_map"]["label"]
+    assert p["links"]["difficulty"]["n_replicates"] == 7  # seven Pythia models with per-problem counts
+    assert p["links"]["pretraining_law"]["params"]["alpha"] == pytest.approx(0.3478)
+
+
+def test_simulate_chinchilla_limit_from_the_cli(demo_db, capsys):
+    """No demand, no RL, one sample: the optimum is Chinchilla's closed form (Besiroglu: 7.22e10 at 5.76e23)."""
+    rc = main(["simulate", "--db", str(demo_db), "--budget-flops", "5.76e23", "--rl", "none", "--test-time",
+               "none", "--bootstrap", "20", "--json"])  # fmt: skip
+    p = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert p["optimum"]["N"] == pytest.approx(7.22e10, rel=5e-3)
+    assert p["optimum"]["tokens_per_param"] == pytest.approx(18.4, rel=5e-3)
+    assert p["optimum"]["shares"]["pretraining"] == pytest.approx(1.0)
+    assert abs(p["marginal_return"]["test_time"]["value"]) < 1e-9
+
+
+def test_simulate_bad_input_exits_2(demo_db, capsys):
+    assert main(["simulate", "--db", str(demo_db), "--queries", "1e9"]) == 2
+    assert "--budget-flops" in capsys.readouterr().err
+    assert main(["simulate", "--db", str(demo_db), "--budget-flops", "1e24", "--split", "1,2"]) == 2
+    assert "p,r,t" in capsys.readouterr().err
+    assert main(["simulate", "--db", str(demo_db), "--budget-flops", "1e24", "--law", "preset:nope"]) == 2
+    assert "unknown preset" in capsys.readouterr().err
+    assert main(["simulate", "--db", str(demo_db), "--budget-flops", "1e24", "--scenario", "x:a>b:3"]) == 2
+
+
+def test_simulate_save_and_scenarios_view(demo_db, tmp_path, capsys):
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(demo_db, db)
+    p = _simulate(
+        db, "--split", "0.9,0.05,0.05", "--scenario", "more RL:pretraining>rl:20", "--save", capsys=capsys
+    )
+    table = p["scenarios"]["table"]
+    assert [r["scenario"] for r in table] == ["baseline (logged)", "more RL"]
+    assert table[0]["p_beats_baseline"] is None and 0 <= table[1]["p_beats_baseline"] <= 1
+    assert (
+        p["scenarios"]["baseline"]["shares"]["pretraining"] > 0.99
+    )  # the store logs mostly pretraining FLOPs
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.sql("SELECT name, kind, share_pretraining, metric, metric_lo, metric_hi, tokens_per_param "
+                       "FROM v_scenarios ORDER BY name").fetchall()  # fmt: skip
+    finally:
+        con.close()
+    assert {r[1] for r in rows} == {"optimum", "split", "baseline"}
+    assert len(rows) == 4 and len(p["scenario_ids"]) == 4
+    assert all(r[4] <= r[3] <= r[5] for r in rows)
+    # CSV export of the same rows
+    assert main(["simulate", "--db", str(db), *ARGS, "--csv"]) == 0
+    csv = capsys.readouterr().out
+    assert csv.splitlines()[0].startswith("name,kind,budget_total")
+
+
+def test_budget_page_shows_the_cli_numbers(app_env, cli_payload):
+    at = run_page("app_pages/budget.py")
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Budget simulator"
+    shown = {m.label: m.value for m in at.metric}
+    o = cli_payload["optimum"]
+    m = o["metric"]
+    assert shown["optimum metric"] == f"{m['value']:.4f}"
+    assert shown["optimum metric 95% band"] == f"{m['lo']:.3f}-{m['hi']:.3f}"
+    for a, label in (("pretraining", "pretraining"), ("rl", "RL"), ("test_time", "test time")):
+        assert shown[f"optimum share: {label}"] == f"{o['shares'][a]:.2%}"
+    assert shown["optimum samples per query"] == f"{o['samples_per_query']:.4g}"
+    # the split sliders: 80 / 5 / 15 gives the CLI's --split numbers
+    at.slider(key="budget.pre").set_value(80.0).run()
+    at.slider(key="budget.rl_share").set_value(5.0).run()
+    assert not at.exception, at.exception
+    shown = {m.label: m.value for m in at.metric}
+    s = cli_payload["split"]["metric"]
+    assert shown["split metric"] == f"{s['value']:.4f}"
+    assert shown["split metric 95% band"] == f"{s['lo']:.3f}-{s['hi']:.3f}"
+    assert shown["split P(beats optimum)"] == f"{cli_payload['split']['p_beats_optimum']:.2f}"
+    marg = at.dataframe[0].value
+    for a, v in zip(marg["axis"], marg["marginal return"], strict=True):
+        key = {"pretraining": "pretraining", "RL": "rl", "test time": "test_time"}[a]
+        assert v == pytest.approx(cli_payload["marginal_return"][key]["value"], rel=1e-9, abs=1e-12)
+    # scenario comparison table with P(beats baseline)
+    sc = at.dataframe[1].value
+    assert sc["scenario"].tolist()[0] == "baseline (logged)" and len(sc) == 3
+    assert at.get("vega_lite_chart")
+
+
+def test_budget_page_rejects_bad_budget(app_env):
+    at = run_page("app_pages/budget.py")
+    at.text_input(key="budget.total.flops").input("lots").run()
+    assert not at.exception
+    assert any("not a number" in e.value for e in at.error)
+
+
+def test_bench_simulator_quick_agrees_and_prints_ratios(demo_db):
+    """The benchmark's quick mode runs on the demo store; speed is printed, never asserted."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_simulator.py"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--quick", "--db", str(demo_db)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "speed ratio loop / vectorised" in proc.stdout
+    assert "OK: vectorised and looped answers agree" in proc.stdout
+
+
+def test_simulate_with_a_fresh_fit_flags_its_own_range(demo_db, capsys):
+    """--law fit:SOURCE fits Chinchilla on the store; the law's range is the runs' N and D."""
+    p = _simulate(demo_db, "--law", "fit:gadre_overtraining", "--rl", "none", capsys=capsys)
+    law = p["links"]["pretraining_law"]
+    assert "gadre_overtraining" in law["label"] and law["n_replicates"] >= 10
+    assert law["ranges"]["N"] == pytest.approx([10569312.0, 6889410560.0])
+    assert p["extrapolation"]["optimum"]["links"]["pretraining_law.D"]["outside"]  # 1e24 FLOPs is far past it
+
+
+def test_simulate_with_a_stored_rl_fit(demo_db, tmp_path, capsys):
+    """--rl stored:ID takes A, B, C_mid from an rl_sigmoid fit over GPU-hours and its run's N; other laws refused."""
+    db = tmp_path / "rl.duckdb"
+    shutil.copy(demo_db, db)
+    assert main(["fit", "rl", "--db", str(db), "--metric", "val/test_score/openai/gsm8k", "--bootstrap", "5",
+                 "--json"]) == 0  # fmt: skip
+    ids = json.loads(capsys.readouterr().out)["fit_ids"]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        laws = dict(con.sql("SELECT fit_id, law FROM fits").fetchall())
+    finally:
+        con.close()
+    sig = next(i for i in ids if laws[i] == "rl_sigmoid")
+    power = next(i for i in ids if laws[i] == "rl_power")
+    p = _simulate(db, "--rl", f"stored:{sig}", capsys=capsys)
+    rl = p["links"]["rl"]
+    assert rl["n_replicates"] == 5 and 0 < rl["params"]["A"] <= 1
+    assert rl["params"]["N_ref"] in (494030000.0, 2610000000.0)  # Qwen2.5-0.5B or Gemma-2-2B
+    assert main(["simulate", "--db", str(db), *ARGS, "--rl", f"stored:{power}"]) == 2
+    assert "rl_sigmoid" in capsys.readouterr().err
+
+
+def test_budget_page_saves_scenarios(demo_db, tmp_path, monkeypatch):
+    """The Save button writes the optimum, the split and the compared scenarios through a short copy-and-swap."""
+    db = tmp_path / "page.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("SCALING_DB", str(db))
+    monkeypatch.setenv("SCALING_BOOTSTRAP", "10")
+    at = run_page("app_pages/budget.py")
+    assert not at.exception, at.exception
+    at.button(key="budget.save").click().run()
+    assert not at.exception, at.exception
+    assert any("Saved 5 scenarios" in s.value for s in at.success)
+    # read in a fresh process: this one still holds the page's connection to the file it replaced
+    import subprocess
+    import sys
+
+    code = (
+        "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(sorted(r[0] for r in c.sql('SELECT kind FROM v_scenarios').fetchall()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(db)], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == str(["baseline", "optimum", "split", "split", "split"])
+
+
+def test_simulate_majority_voting_saturates_below_the_oracle(demo_db, cli_payload, capsys):
+    """Without a verifier (majority voting) the best metric is below pass@k's and uses far fewer samples."""
+    p = _simulate(demo_db, "--test-time", "majority", capsys=capsys)
+    o, oracle = p["optimum"], cli_payload["optimum"]
+    assert o["metric"]["value"] < oracle["metric"]["value"]
+    assert o["samples_per_query"] < oracle["samples_per_query"]
+    assert "majority" in p["metric_name"]
+    assert any(a["name"] == "wrong_answer_share" for a in p["assumptions"])
+
+
+def test_simulate_dollar_budget_with_user_costs(demo_db, capsys):
+    rc = main(["simulate", "--db", str(demo_db), "--budget-usd", "2e6", "--queries", "1e9", "--cost",
+               "mfu_decode=0.05", "--bootstrap", "10", "--json"])  # fmt: skip
+    p = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert p["costs"]["mfu_decode"] == 0.05 and p["budget"]["unit"] == "usd"
+    assert p["optimum"]["usd"]["total"] == pytest.approx(2e6, rel=1e-6)
+    # the difficulty tail exponent was fitted on Pythia/MATH accuracies (< 3 %): applying it at ~60 % is flagged
+    assert p["extrapolation"]["optimum"]["links"]["difficulty.mu"]["outside"]
+    assert main(["simulate", "--db", str(demo_db), "--budget-usd", "2e6", "--cost", "mfu_rl=2"]) == 2
+    assert "mfu_rl must be <= 1" in capsys.readouterr().err
+
+
+def test_budget_page_without_rl_and_in_dollars(app_env):
+    """No RL link: the logged RL share counts as pretraining and a move-to-RL scenario says why it cannot run; the
+    dollar budget has its own default."""
+    at = run_page("app_pages/budget.py")
+    at.selectbox(key="budget.rl").select("none").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    sc = at.dataframe[1].value
+    assert "counted as pretraining" in sc["note"].iloc[0]
+    assert "RL link" in sc["note"].iloc[1] and sc["metric"].isna().iloc[1]
+    at.radio(key="budget.unit").set_value("US dollars").run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="budget.total.usd").value == "2e6"
+    shown = {m.label: m.value for m in at.metric}
+    assert float(shown["optimum cost (US dollars)"]) == pytest.approx(2e6, rel=1e-3)
