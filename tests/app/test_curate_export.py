@@ -44,7 +44,8 @@ def test_label_records_audit_rows_and_reingest_undoes_it(db, capsys):
     assert _q(db, "SELECT count(*) FROM v_runs WHERE recipe = 'tiny'")[0][0] == n_small
     audit = _q(db, "SELECT actor, via, action, field, old_value, new_value FROM v_audit")
     assert len(audit) == n_small and set(audit) == {("alice", "cli", "label", "recipe", None, "tiny")}
-    assert _q(db, "SELECT DISTINCT status FROM ingest_files WHERE path LIKE '%gadre%'") == [("curated",)]
+    files = "SELECT DISTINCT file_id FROM runs WHERE source = 'gadre_overtraining'"
+    assert _q(db, f"SELECT DISTINCT status FROM ingest_files WHERE file_id IN ({files})") == [("curated",)]
     # labelling again to the same value changes nothing and records nothing
     assert main(["label", "--db", str(db), "--where", SMALL, "--set", "recipe=tiny"]) == 0
     assert _q(db, "SELECT count(*) FROM v_audit")[0][0] == n_small
