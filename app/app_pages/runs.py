@@ -117,10 +117,15 @@ if dq is None:
     st.caption(
         "This store has no data-quality view (v_data_quality); re-ingest with a newer version to get one."
     )
-elif dq.height == 0:
-    st.success("No data-quality flags for this run.")
 else:
-    widgets.table(dq, f"run_{run_id}_data_quality", key=K + "dq")
+    flagged = svc.flagged_quality(dq)
+    if flagged.height == 0:
+        st.success(f"No data-quality flags on the {dq.height} logged metric(s) of this run.")
+    else:
+        st.caption(
+            f"{flagged.height} of {dq.height} metric(s) flagged (README, SQL reference: v_data_quality)."
+        )
+        widgets.table(flagged, f"run_{run_id}_data_quality", data=dq, key=K + "dq")
 
 st.subheader("Fits that used it")
 used = cache.service("data.run_explorer:fits_using", run_id)

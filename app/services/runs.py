@@ -103,3 +103,22 @@ def default_metric(run: dict, metrics: list[str]) -> str | None:
 def x_options(metric_row: dict) -> list[str]:
     """x axis keys that have values for a metric (from a ``run_metrics`` row)."""
     return [k for k in X_AXES if metric_row.get(f"n_{k}", 0)]
+
+
+#: ``v_data_quality`` counts that flag a problem (the others describe the series).
+QUALITY_FLAGS = (
+    "n_resets",
+    "n_overlaps",
+    "n_duplicates_collapsed",
+    "n_nonfinite",
+    "n_spikes",
+    "n_level_shifts",
+)
+
+
+def flagged_quality(dq: pl.DataFrame) -> pl.DataFrame:
+    """Rows of ``v_data_quality`` with at least one flag count above zero (all rows if no flag column is known)."""
+    cols = [c for c in QUALITY_FLAGS if c in dq.columns]
+    if not cols or dq.height == 0:
+        return dq
+    return dq.filter(pl.sum_horizontal(pl.col(c).fill_null(0) for c in cols) > 0)

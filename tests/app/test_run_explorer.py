@@ -152,3 +152,18 @@ def test_curve_chart_keeps_zeros_off_log_axes():
     spec = log.to_dict()
     scales = [layer["encoding"]["x"]["scale"] for layer in spec["layer"]]
     assert all(s["type"] == "log" and s["domain"][0] > 0 for s in scales)
+
+
+def test_data_quality_rows_of_a_run_and_only_flagged_ones_listed(con):
+    run_id = rx.runs(con, kind="rl")["run_id"][0]
+    dq = rx.data_quality(con, run_id)
+    assert (
+        dq is not None
+        and dq.height
+        == con.execute(
+            "SELECT count(DISTINCT metric) FROM metrics WHERE run_id = ? AND step IS NOT NULL", [run_id]
+        ).fetchone()[0]
+    )
+    flagged = svc.flagged_quality(dq)
+    assert flagged.height <= dq.height
+    assert all(sum(r[c] or 0 for c in svc.QUALITY_FLAGS) > 0 for r in flagged.iter_rows(named=True))
