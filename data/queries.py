@@ -1,13 +1,18 @@
 """Named read queries. Each takes a connection (so tests can hand in any) and returns a polars DataFrame.
 
 Parameters are always bound. ``where`` arguments are user-written SQL boolean expressions over the named view's
-columns (the CLI's ``--where``); they are only ever run on read-only connections.
+columns (the CLI's ``--where``, the Test-time page's filter box). A query that carries one never runs on the
+caller's connection: it runs in a sandboxed worker process on the same database file (:func:`data.sandbox.run_filter`:
+the filter is checked by DuckDB's parser, the worker is killed at the filter time limit, memory is capped) and
+raises :class:`data.sandbox.FilterError` (a ``ValueError`` and a ``duckdb.Error``) when refused or failing.
 """
 
 from __future__ import annotations
 
 import duckdb
 import polars as pl
+
+from data.sandbox import run_filter
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
@@ -35,21 +40,31 @@ def _row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -
         cur.close()
 
 
-def _where(where: str | None) -> str:
-    """`` AND (<user filter>)`` or empty; the filter must be one expression (no statement separator)."""
-    if not where:
-        return ""
-    if ";" in where:
-        raise ValueError(f"--where must be one SQL expression, got {where!r}")
-    return f" AND ({where})"
+def _select(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    where: str | None,
+    conditions: str = "",
+    params: list | None = None,
+    order: str = "1",
+    columns: str = "*",
+) -> pl.DataFrame:
+    """``SELECT columns FROM view WHERE TRUE <conditions> ORDER BY order``, restricted by the user filter ``where``.
+
+    Without a filter the query runs on ``con``; with one it runs in the sandbox (see the module docstring).
+    """
+    template = f"SELECT {columns} FROM {{filtered}} WHERE TRUE{conditions} ORDER BY {order}"
+    if not where or not where.strip():
+        return _frame(con, template.replace("{filtered}", view), params)
+    return run_filter(con, view, where, template, params)
 
 
-def _filtered(view: str, source: str | None, where: str | None, order: str) -> tuple[str, list]:
-    sql, params = f"SELECT * FROM {view} WHERE TRUE", []
+def _filtered(view: str, source: str | None, where: str | None, order: str) -> dict:
+    """Arguments of :func:`_select` for ``view`` restricted to one source (if given) and a user filter."""
+    conditions, params = "", []
     if source:
-        sql += " AND source = ?"
-        params.append(source)
-    return sql + _where(where) + f" ORDER BY {order}", params
+        conditions, params = " AND source = ?", [source]
+    return {"view": view, "where": where, "conditions": conditions, "params": params, "order": order}
 
 
 def run_counts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -115,24 +130,21 @@ def pretrain_points(
     con: duckdb.DuckDBPyConnection, source: str | None = None, where: str | None = None
 ) -> pl.DataFrame:
     """Rows of ``v_pretrain_points`` (N, D, C, final loss per run), optionally filtered."""
-    sql, params = _filtered("v_pretrain_points", source, where, "compute_flops, run_id")
-    return _frame(con, sql, params)
+    return _select(con, **_filtered("v_pretrain_points", source, where, "compute_flops, run_id"))
 
 
 def isoflop_points(
     con: duckdb.DuckDBPyConnection, source: str | None = None, where: str | None = None
 ) -> pl.DataFrame:
     """Rows of ``v_isoflop_points`` (points with a nominal budget), optionally filtered."""
-    sql, params = _filtered("v_isoflop_points", source, where, "budget_flops, n_params")
-    return _frame(con, sql, params)
+    return _select(con, **_filtered("v_isoflop_points", source, where, "budget_flops, n_params"))
 
 
 def loss_curves(
     con: duckdb.DuckDBPyConnection, source: str | None = None, where: str | None = None
 ) -> pl.DataFrame:
     """Per-step loss of pretraining runs (``v_loss_curves``)."""
-    sql, params = _filtered("v_loss_curves", source, where, "run_id, step")
-    return _frame(con, sql, params)
+    return _select(con, **_filtered("v_loss_curves", source, where, "run_id, step"))
 
 
 def final_metrics(con: duckdb.DuckDBPyConnection, source: str, metrics: list[str]) -> pl.DataFrame:
@@ -182,29 +194,32 @@ def rl_curves(
     where: str | None = None,
 ) -> pl.DataFrame:
     """One RL metric per step with compute axes (``v_rl_curves``), for some or all runs."""
-    sql, params = "SELECT * FROM v_rl_curves WHERE metric = ?", [metric]
+    conditions, params = " AND metric = ?", [metric]
     if run_ids:
-        sql += " AND run_id IN (SELECT unnest(?::VARCHAR[]))"
+        conditions += " AND run_id IN (SELECT unnest(?::VARCHAR[]))"
         params.append(run_ids)
-    return _frame(con, sql + _where(where) + " ORDER BY run_id, step", params)
+    return _select(con, "v_rl_curves", where, conditions, params, "run_id, step")
 
 
 def eval_by_problem(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
     """Per-problem (n, c) counts for every inference configuration (``v_eval_by_problem``)."""
-    sql, params = _filtered("v_eval_by_problem", None, where, "run_id, problem_id")
-    return _frame(con, sql, params)
+    return _select(con, **_filtered("v_eval_by_problem", None, where, "run_id, problem_id"))
 
 
 def eval_configs(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
     """Per-configuration accuracy and token means (``v_eval_configs``)."""
-    sql, params = _filtered("v_eval_configs", None, where, "model, benchmark, setting")
-    return _frame(con, sql, params)
+    return _select(con, **_filtered("v_eval_configs", None, where, "model, benchmark, setting"))
 
 
 def eval_samples(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
     """Per-answer rows (without ``extra_json``), optionally filtered."""
-    sql = "SELECT * EXCLUDE (extra_json, file_id) FROM eval_samples WHERE TRUE" + _where(where)
-    return _frame(con, sql + " ORDER BY run_id, problem_id, sample_idx")
+    return _select(
+        con,
+        "eval_samples",
+        where,
+        order="run_id, problem_id, sample_idx",
+        columns="* EXCLUDE (extra_json, file_id)",
+    )
 
 
 def eval_runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -280,3 +295,16 @@ def data_quality(con: duckdb.DuckDBPyConnection, flagged_only: bool = True, limi
         f"SELECT * FROM v_data_quality {where} ORDER BY ({flagged}) DESC, run_id, metric LIMIT ?",
         [limit],
     )
+
+
+def isoflop_cells(
+    con: duckdb.DuckDBPyConnection, source: str | None = None, where: str | None = None
+) -> pl.DataFrame:
+    """Rows of ``v_isoflop_cells``: every isoFLOP run of a source, with its final loss (NULL if none) and the last
+    tokens it logged (NULL without per-step rows), optionally filtered."""
+    return _select(con, **_filtered("v_isoflop_cells", source, where, "budget_flops, n_params, run_id"))
+
+
+def eval_summary(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
+    """Rows of ``v_eval_summary`` (aggregated accuracy / pass@k per configuration and budget), optionally filtered."""
+    return _select(con, **_filtered("v_eval_summary", None, where, "model, benchmark, setting, k, run_id"))
