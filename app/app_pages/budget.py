@@ -65,6 +65,14 @@ tail = c[2].text_input(
     key=K + "difficulty",
     help="counts = fit the store's per-problem counts; or tail:VALUE",
 )
+extrapolate = st.checkbox(
+    "Recommend outside the data",
+    False,
+    key=K + "extrapolate",
+    help="Off (default): the recommended split only uses more than one sample per query where the store's "
+    "per-problem counts saw such accuracies, and no more RL compute than the RL fit saw; the unconstrained optimum "
+    "is shown beside it, flagged. On: the unconstrained optimum is the recommendation.",
+)
 defaults = sim.default_assumptions()
 with st.expander("Assumptions [A] (point value; the band is drawn uniformly per replicate)"):
     cols = st.columns(len(defaults))
@@ -113,6 +121,7 @@ cfg = sim.SimConfig(
     seed=settings.seed,
     assumptions=tuple(assume),
     costs=tuple(costs),
+    extrapolate=bool(extrapolate),
 )
 budget = (
     float(total),
@@ -177,6 +186,26 @@ if flags:
         )
     )
 
+xo = payload.get("optimum_extrapolated")
+if xo is not None:
+    bad = [k for k, f in payload["extrapolation"]["optimum_extrapolated"]["links"].items() if f["outside"]]
+    st.warning(
+        "**Outside the data (not recommended).** The fits would give a higher metric with "
+        + ", ".join(f"{LABEL[a]} {xo['shares'][a]:.1%}" for a in AX)
+        + f", N {widgets.human(xo['N'], 3)}, {xo['samples_per_query']:.4g} samples per query: metric "
+        f"{xo['metric']['value']:.4f} (band {band(xo['metric'])}), but only by extrapolating "
+        + ", ".join(sorted(bad))
+        + ". The recommendation above stays inside what the fits saw: more than one sample per query only at "
+        "accuracies the store's per-problem counts covered"
+        + (
+            f" ({payload['links']['difficulty']['ranges']['mu'][0]:.2%}-"
+            f"{payload['links']['difficulty']['ranges']['mu'][1]:.2%})"
+            if "mu" in payload["links"]["difficulty"]["ranges"]
+            else " (none: the tail exponent is assumed)"
+        )
+        + ", and no more RL compute than the RL fit saw. Tick *Recommend outside the data* to adopt it."
+    )
+
 st.subheader("Your split")
 c = st.columns(3)
 p_pre = c[0].slider(
@@ -222,6 +251,7 @@ st.dataframe(
             "marginal return": [mr[a]["value"] for a in AX],
             "95% low": [mr[a]["lo"] for a in AX],
             "95% high": [mr[a]["hi"] for a in AX],
+            "outside the data": [", ".join(mr[a].get("outside", [])) for a in AX],
         }
     ),
     hide_index=True,

@@ -73,6 +73,11 @@ class SimConfig:
         Overrides of the assumption links' point values (analysis.simulator.chain.default_assumptions).
     costs : tuple of (field, value)
         Overrides of analysis.simulator.Costs (peak FLOP/s, $/GPU-h, MFU per phase).
+    extrapolate : bool
+        False (default): the recommended optimum (and the target search) only chooses decisions inside what the
+        fits saw (analysis.simulator.Chain.within_data: samples per query > 1 only at accuracies the per-problem
+        counts covered, RL compute within the RL fit's range); the unconstrained optimum is reported beside it as
+        ``optimum_extrapolated``. True: the unconstrained optimum is the recommendation (flagged).
     """
 
     law: str = f"preset:{DEFAULT_LAW}"
@@ -85,6 +90,7 @@ class SimConfig:
     seed: int = 0
     assumptions: tuple = ()
     costs: tuple = ()
+    extrapolate: bool = False
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -278,6 +284,7 @@ def chain_from_links(links: dict[str, Link | None], cfg: SimConfig) -> Chain:
         assumptions=default_assumptions(**dict(cfg.assumptions)),
         n_replicates=int(cfg.n_replicates),
         seed=cfg.seed,
+        within_data_only=not cfg.extrapolate,
     )
 
 
@@ -349,20 +356,32 @@ def _flags_payload(flags: dict[str, dict]) -> dict[str, Any]:
 def optimum_payload(chain: Chain, cfg: SimConfig, budget: tuple) -> tuple[dict[str, Any], Outcome]:
     """The optimum for a budget (the slow part, ~1 s with 200 replicates): payload dict and the Outcome.
 
-    Payload keys: budget, metric_name, optimum, extrapolation {optimum}, assumptions, links, costs, n_replicates.
+    Payload keys: budget, metric_name, recommendation, optimum, extrapolation {optimum[, optimum_extrapolated]},
+    assumptions, links, costs, n_replicates, and ``optimum_extrapolated`` (the unconstrained optimum, when
+    ``cfg.extrapolate`` is False and it beats the recommendation by more than 0.001 outside the data).
     """
     b = Budget(*budget)
     opt = optimise(chain, b)
-    return {
+    out = {
         "budget": asdict(b),
         "metric_name": _metric_name(cfg),
+        "recommendation": "unconstrained (extrapolated where flagged)"
+        if cfg.extrapolate
+        else "inside the data (samples per query > 1 only at accuracies the per-problem counts covered; RL "
+        "compute within the RL fit's range)",
         "optimum": opt.to_dict(),
         "extrapolation": {"optimum": _flags_payload(opt.flags)},
         "assumptions": assumption_list(chain),
         "links": _link_rows(chain),
         "costs": asdict(chain.costs),
         "n_replicates": chain.n_replicates,
-    }, opt
+    }
+    if not cfg.extrapolate:  # what the fits would say outside the data: shown, flagged, not recommended
+        free = optimise(chain, b, replicate_optima=False, within_data=False)
+        if free.metric["value"] > opt.metric["value"] + 1e-3:
+            out["optimum_extrapolated"] = free.to_dict()
+            out["extrapolation"]["optimum_extrapolated"] = _flags_payload(free.flags)
+    return out, opt
 
 
 def split_payload(chain: Chain, budget: tuple, split: tuple | None, optimum: Outcome) -> dict[str, Any]:

@@ -95,6 +95,12 @@ def register(sub, settings) -> None:
     )
     p.add_argument("--seed", type=int, default=settings.seed, help="seed pairing the replicates")
     p.add_argument(
+        "--extrapolate",
+        action="store_true",
+        help="recommend the unconstrained optimum even where it leaves the data (default: recommend only decisions "
+        "inside what the fits saw; the unconstrained one is printed beside it, flagged)",
+    )
+    p.add_argument(
         "--save", action="store_true", help="save the results in the scenarios table (v_scenarios)"
     )
     p.add_argument(
@@ -181,6 +187,7 @@ def build(args) -> tuple[Any, tuple, tuple | None]:
         seed=int(args.seed),
         assumptions=_assumptions(args.assume),
         costs=_costs(args.cost),
+        extrapolate=bool(args.extrapolate),
     )
     budget = (
         float(total),
@@ -219,10 +226,23 @@ def _text(payload: dict[str, Any]) -> str:
         + ", ".join(f"{a} {mr[a]['value']:.3g}" for a in AXIS_NAMES)
     )
     out = [
-        k for where in payload["extrapolation"].values() for k, f in where["links"].items() if f["outside"]
+        k
+        for name, where in payload["extrapolation"].items()
+        if name != "optimum_extrapolated"
+        for k, f in where["links"].items()
+        if f["outside"]
     ]
     if out:
         lines.append("extrapolated (outside the fitted range): " + ", ".join(sorted(set(out))))
+    if "optimum_extrapolated" in payload:
+        x = payload["optimum_extrapolated"]
+        bad = [k for k, f in payload["extrapolation"]["optimum_extrapolated"]["links"].items() if f["outside"]]
+        lines.append(
+            "outside the data (not recommended; --extrapolate to recommend it): "
+            + ", ".join(f"{a} {x['shares'][a]:.1%}" for a in AXIS_NAMES)
+            + f"; N {x['N']:.3g}, {x['samples_per_query']:.3g} samples/query; metric {x['metric']['value']:.4f} "
+            f"[{x['metric']['lo']:.4f}, {x['metric']['hi']:.4f}]; outside: {', '.join(sorted(bad))}"
+        )
     for r in payload.get("scenarios", {}).get("table", []):
         if r["metric"] is None:
             lines.append(f"scenario {r['scenario']}: not simulated ({r['note']})")

@@ -218,9 +218,12 @@ def test_budget_page_saves_scenarios(demo_db, tmp_path, monkeypatch):
 
 
 def test_simulate_majority_voting_saturates_below_the_oracle(demo_db, cli_payload, capsys):
-    """Without a verifier (majority voting) the best metric is below pass@k's and uses far fewer samples."""
-    p = _simulate(demo_db, "--test-time", "majority", capsys=capsys)
-    o, oracle = p["optimum"], cli_payload["optimum"]
+    """Without a verifier (majority voting) the best metric is below pass@k's and uses far fewer samples (outside
+    the data, --extrapolate: inside it both keep one sample per query on the demo store)."""
+    p = _simulate(demo_db, "--test-time", "majority", "--extrapolate", capsys=capsys)
+    o = p["optimum"]
+    oracle = _simulate(demo_db, "--extrapolate", capsys=capsys)["optimum"]
+    assert oracle["samples_per_query"] > 100
     assert o["metric"]["value"] < oracle["metric"]["value"]
     assert o["samples_per_query"] < oracle["samples_per_query"]
     assert "majority" in p["metric_name"]
@@ -235,7 +238,9 @@ def test_simulate_dollar_budget_with_user_costs(demo_db, capsys):
     assert p["costs"]["mfu_decode"] == 0.05 and p["budget"]["unit"] == "usd"
     assert p["optimum"]["usd"]["total"] == pytest.approx(2e6, rel=1e-6)
     # the difficulty tail exponent was fitted on Pythia/MATH accuracies (< 3 %): applying it at ~60 % is flagged
-    assert p["extrapolation"]["optimum"]["links"]["difficulty.mu"]["outside"]
+    # the recommendation therefore keeps one sample per query; the unconstrained optimum is reported, flagged
+    assert p["optimum"]["samples_per_query"] == 1.0
+    assert p["extrapolation"]["optimum_extrapolated"]["links"]["difficulty.mu"]["outside"]
     assert main(["simulate", "--db", str(demo_db), "--budget-usd", "2e6", "--cost", "mfu_rl=2"]) == 2
     assert "mfu_rl must be <= 1" in capsys.readouterr().err
 
