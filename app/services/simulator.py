@@ -8,6 +8,7 @@ The page (app/app_pages/budget.py) and the CLI (``scaling simulate``, app/servic
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -155,8 +156,11 @@ def _accuracy_link(con: duckdb.DuckDBPyConnection, source: str, metric: str, R: 
 
 def _difficulty_link(con: duckdb.DuckDBPyConnection, spec: str) -> Link:
     if spec.startswith("tail:"):
-        a = float(spec[5:])
-        if not a > 0:
+        try:
+            a = float(spec[5:])
+        except ValueError as e:
+            raise ValueError(f"difficulty tail:VALUE needs a number, got {spec!r}") from e
+        if not (a > 0 and math.isfinite(a)):
             raise ValueError(f"the tail exponent must be > 0, got {a}")
         return Link(f"user-set tail exponent a = {a:g} [A]", {"a_tail": a}, {}, {"k": (1.0, 1e4)})
     if spec != "counts":
@@ -529,6 +533,10 @@ class Scenario:
     move_to: str = "rl"
     move_pct: float = 0.0
     queries_factor: float = 1.0
+
+    def __post_init__(self):
+        if not (math.isfinite(self.queries_factor) and self.queries_factor >= 0):
+            raise ValueError(f"scenario {self.name!r}: the queries factor must be a number >= 0")
 
     def shares(self, base: dict[str, float]) -> tuple[float, float, float]:
         if self.move_from not in AXES or self.move_to not in AXES:

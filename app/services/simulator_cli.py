@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,9 @@ def register(sub, settings) -> None:
         default=f"preset:{DEFAULT_RL}",
         help="RL link: preset:NAME (ScaleRL Table 1), stored:FIT_ID, user:A,B,C_mid or none",
     )
-    p.add_argument("--split", help="shares p,r,t of pretraining, RL and test time to simulate (normalised)")
+    p.add_argument(
+        "--split", help="shares p,r,t of pretraining, RL and test time to simulate (fractions summing to 1)"
+    )
     p.add_argument("--target", type=float, help="target metric: also find the cheapest budget reaching it")
     p.add_argument(
         "--test-time",
@@ -118,6 +121,10 @@ def _split(text: str | None) -> tuple[float, float, float] | None:
         raise ValueError(f"--split needs three numbers p,r,t, got {text!r}") from e
     if len(vals) != 3:
         raise ValueError(f"--split needs three numbers p,r,t, got {text!r}")
+    if not all(math.isfinite(v) and v >= 0 for v in vals):
+        raise ValueError(f"--split shares must be finite numbers >= 0, got {text!r}")
+    if abs(sum(vals) - 1.0) > 1e-3:
+        raise ValueError(f"--split shares must sum to 1 (fractions of the budget), got {text!r} (sum {sum(vals):.4g})")
     return vals  # type: ignore[return-value]
 
 
@@ -164,6 +171,10 @@ def parse_scenario(text: str):
         qf = float(parts[3].lstrip("x")) if len(parts) == 4 else 1.0
     except ValueError as e:
         raise ValueError(f"--scenario {text!r}: PCT and xQ must be numbers") from e
+    if not 0 <= pct <= 100:
+        raise ValueError(f"--scenario {text!r}: PCT must be a percentage in [0, 100], got {parts[2]!r}")
+    if not (math.isfinite(qf) and qf >= 0):
+        raise ValueError(f"--scenario {text!r}: the queries factor xQ must be a number >= 0")
     return Scenario(parts[0], src, dst, pct, qf)
 
 
