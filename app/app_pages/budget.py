@@ -149,6 +149,9 @@ if memo is None or memo[0] != (cfg, budget):
         st.stop()
     memo = ((cfg, budget), payload, opt, curves)
     st.session_state[K + "memo"] = memo
+    # a new optimum moves the split sliders to it (they kept the previous budget's split before)
+    st.session_state[K + "pre"] = round(100 * opt.shares["pretraining"], 1)
+    st.session_state[K + "rl_share"] = round(100 * opt.shares["rl"], 1)
 _, payload, opt, curves = memo
 o = payload["optimum"]
 
@@ -208,12 +211,8 @@ if xo is not None:
 
 st.subheader("Your split")
 c = st.columns(3)
-p_pre = c[0].slider(
-    "pretraining (%)", 0.0, 100.0, round(100 * o["shares"]["pretraining"], 1), 0.1, key=K + "pre"
-)
-p_rl = c[1].slider(
-    "RL (%)", 0.0, 100.0, round(100 * o["shares"]["rl"], 1), 0.1, key=K + "rl_share", disabled=rl == "none"
-)
+p_pre = c[0].slider("pretraining (%)", 0.0, 100.0, step=0.1, key=K + "pre")
+p_rl = c[1].slider("RL (%)", 0.0, 100.0, step=0.1, key=K + "rl_share", disabled=rl == "none")
 p_tt = round(100.0 - p_pre - p_rl, 6)
 c[2].metric("test time (%)", f"{p_tt:.1f}")
 if p_tt < 0:

@@ -425,3 +425,15 @@ def test_simulator_invariants_on_the_demo_store(demo_db):
 
 def _outside(v: float, rng) -> bool:
     return not rng[0] * (1 - 1e-6) <= v <= rng[1] * (1 + 1e-6)
+
+
+def test_budget_page_split_sliders_follow_a_new_optimum(app_env):
+    """Changing the budget moves the split sliders to the new optimum (they kept the old split, so 'your split'
+    showed unused budget and P(beats optimum) 0 next to the same decision)."""
+    at = run_page("app_pages/budget.py")
+    at.text_input(key="budget.queries").input("0").run()
+    at.text_input(key="budget.total.flops").input("1e22").run()
+    assert not at.exception, at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert at.slider(key="budget.pre").value == pytest.approx(float(shown["optimum share: pretraining"][:-1]), abs=0.1)
+    assert not at.info  # no "budget is unused" note at the optimum's own split
