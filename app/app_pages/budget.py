@@ -221,27 +221,31 @@ if p_tt < 0:
 split = (p_pre / 100, 0.0 if rl == "none" else p_rl / 100, max(p_tt, 0.0) / 100)
 try:
     sp = sim.split_payload(chain, budget, split, opt)
-except ValueError as e:
+except ValueError as e:  # the rest of the page (marginal returns at the optimum, scenarios) still shows
     st.error(f"Cannot simulate this split: {e}")
-    st.stop()
-s = sp["split"]
-widgets.metric_grid(
-    [
-        ("split metric", f"{s['metric']['value']:.4f}", None),
-        ("split metric 95% band", band(s["metric"]), None),
-        ("split P(beats optimum)", f"{s['p_beats_optimum']:.2f}", "share of paired replicates"),
-        ("split N (params)", widgets.human(s["N"], 4), None),
-        ("split samples per query", f"{s['samples_per_query']:.4g}", None),
-    ],
-    per_row=5,
-)
-if s["unused_share"] > 1e-9:
-    st.info(
-        f"{s['unused_share']:.2%} of the budget is unused (test-time spend beyond what the demand can use)."
+    sp = sim.split_payload(chain, budget, None, opt)
+s = sp.get("split")
+if s is not None:
+    widgets.metric_grid(
+        [
+            ("split metric", f"{s['metric']['value']:.4f}", None),
+            ("split metric 95% band", band(s["metric"]), None),
+            ("split P(beats optimum)", f"{s['p_beats_optimum']:.2f}", "share of paired replicates"),
+            ("split N (params)", widgets.human(s["N"], 4), None),
+            ("split samples per query", f"{s['samples_per_query']:.4g}", None),
+        ],
+        per_row=5,
     )
+    if s["unused_share"] > 1e-9:
+        st.info(
+            f"{s['unused_share']:.2%} of the budget is unused (test-time spend beyond what the demand can use"
+            + ("" if extrapolate else ", or more samples than the data covers")
+            + ")."
+        )
 mr = sp["marginal_return"]
 st.markdown(
-    "**Marginal return at your split**: d(metric)/d(log budget) if the next 2% of budget goes to one axis"
+    f"**Marginal return at your {sp['marginal_return_at']}**: d(metric)/d(log budget) if the next 2% of budget goes "
+    "to one axis"
 )
 st.dataframe(
     pl.DataFrame(
@@ -328,8 +332,11 @@ if comp is not None:
         ),
         width="stretch",
     )
+    ex = dict(payload["extrapolation"])
+    if "extrapolation_split" in sp:
+        ex["split"] = sp["extrapolation_split"]
     rows = sim.scenario_rows(
-        {**payload, **sp, "extrapolation": {**payload["extrapolation"], "split": sp["extrapolation_split"]}},
+        {**payload, **{k: v for k, v in sp.items() if k != "extrapolation_split"}, "extrapolation": ex},
         cfg,
         "page",
     )

@@ -437,3 +437,14 @@ def test_budget_page_split_sliders_follow_a_new_optimum(app_env):
     shown = {m.label: m.value for m in at.metric}
     assert at.slider(key="budget.pre").value == pytest.approx(float(shown["optimum share: pretraining"][:-1]), abs=0.1)
     assert not at.info  # no "budget is unused" note at the optimum's own split
+
+
+def test_budget_page_infeasible_split_keeps_the_rest_of_the_page(app_env):
+    """A split whose test-time share cannot serve the demand is an error beside the sliders; the marginal returns
+    (at the optimum) and the scenario comparison still show."""
+    at = run_page("app_pages/budget.py")
+    at.slider(key="budget.pre").set_value(100.0).run()
+    assert not at.exception, at.exception
+    assert any("Cannot simulate this split" in e.value for e in at.error)
+    assert len(at.dataframe) >= 2  # marginal returns and scenarios
+    assert at.dataframe[1].value["scenario"].tolist()[0] == "baseline (logged)"
