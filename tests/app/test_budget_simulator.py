@@ -448,3 +448,25 @@ def test_budget_page_infeasible_split_keeps_the_rest_of_the_page(app_env):
     assert any("Cannot simulate this split" in e.value for e in at.error)
     assert len(at.dataframe) >= 2  # marginal returns and scenarios
     assert at.dataframe[1].value["scenario"].tolist()[0] == "baseline (logged)"
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("budget.total.flops", "-5", "positive"),
+        ("budget.total.flops", "nan", ""),
+        ("budget.queries", "nan", "not a number of queries"),
+        ("budget.queries", "-1", "not a number of queries"),
+        ("budget.tokens", "10", "must exceed the prompt tokens"),
+        ("budget.difficulty", "tail:x", "tail:VALUE needs a number"),
+        ("budget.difficulty", "tail:-1", "must be > 0"),
+        ("budget.difficulty", "nonsense", "difficulty must be"),
+        ("budget.total.flops", "1e15", "Cannot optimise"),
+    ],
+)
+def test_budget_page_bad_input_is_an_error_not_a_traceback(app_env, key, value, message):
+    at = run_page("app_pages/budget.py")
+    at.text_input(key=key).input(value).run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert errors and any(message in e for e in errors), errors
