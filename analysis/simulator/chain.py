@@ -265,8 +265,17 @@ class Chain:
             put("rl.N", N, rl.ranges["N"])
         if self.test_time != "none" and k > 1.0 + 1e-6:
             put("test_time.k", k, self.links["difficulty"].ranges.get("k", (1.0, 1e4)))
+            mu_here = float(np.ravel(ev["mu_rl"])[0])
             if "mu" in self.links["difficulty"].ranges:  # the accuracies the tail exponent was fitted at
-                put("difficulty.mu", float(np.ravel(ev["mu_rl"])[0]), self.links["difficulty"].ranges["mu"])
+                put("difficulty.mu", mu_here, self.links["difficulty"].ranges["mu"])
+            else:  # an assumed tail exponent (no per-problem counts): every k > 1 rests on it; counted as 1 decade [A]
+                out["difficulty.mu"] = {
+                    "value": mu_here,
+                    "range": None,
+                    "outside": True,
+                    "decades_outside": 1.0,
+                    "note": "no per-problem counts: the tail exponent is assumed",
+                }
         return out
 
     def widening(self, flags: dict[str, dict[str, Any]]) -> float:

@@ -156,6 +156,12 @@ _, payload, opt, curves = memo
 o = payload["optimum"]
 
 
+def _flag_text(name: str, f: dict) -> str:
+    if f.get("range") is None:
+        return f"{name} = {f['value']:.3g} ({f.get('note', 'no fitted range')})"
+    return f"{name} = {f['value']:.3g} (fitted {f['range'][0]:.3g}-{f['range'][1]:.3g})"
+
+
 def band(m: dict) -> str:
     return f"{m['lo']:.3f}-{m['hi']:.3f}"
 
@@ -181,12 +187,7 @@ flags = [k for k, f in payload["extrapolation"]["optimum"]["links"].items() if f
 if flags:
     st.warning(
         "Outside the range the fits saw (the band is widened): "
-        + ", ".join(
-            f"{k} = {payload['extrapolation']['optimum']['links'][k]['value']:.3g} "
-            f"(fitted {payload['extrapolation']['optimum']['links'][k]['range'][0]:.3g}"
-            f"-{payload['extrapolation']['optimum']['links'][k]['range'][1]:.3g})"
-            for k in flags
-        )
+        + ", ".join(_flag_text(k, payload["extrapolation"]["optimum"]["links"][k]) for k in flags)
     )
 
 xo = payload.get("optimum_extrapolated")

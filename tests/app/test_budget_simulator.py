@@ -339,6 +339,11 @@ def test_simulate_on_an_empty_and_an_eval_free_store(tmp_path, capsys):
     p = _simulate(only, "--test-time", "majority", capsys=capsys)
     assert "no per-problem counts" in p["links"]["difficulty"]["label"]
     assert p["optimum"]["samples_per_query"] == 1.0
+    # outside the data on purpose, more samples rest on the assumed tail exponent alone: flagged
+    p = _simulate(only, "--test-time", "majority", "--extrapolate", capsys=capsys)
+    assert p["optimum"]["samples_per_query"] > 1
+    f = p["extrapolation"]["optimum"]["links"]["difficulty.mu"]
+    assert f["outside"] and f["range"] is None and "assumed" in f["note"]
 
 
 @pytest.mark.parametrize(
@@ -470,3 +475,11 @@ def test_budget_page_bad_input_is_an_error_not_a_traceback(app_env, key, value, 
     assert not at.exception, at.exception
     errors = [e.value for e in at.error]
     assert errors and any(message in e for e in errors), errors
+
+
+def test_budget_page_assumed_tail_outside_the_data_is_flagged(app_env):
+    at = run_page("app_pages/budget.py")
+    at.text_input(key="budget.difficulty").input("tail:0.3")
+    at.checkbox(key="budget.extrapolate").check().run()
+    assert not at.exception, at.exception
+    assert any("tail exponent is assumed" in w.value for w in at.warning), [w.value for w in at.warning]
