@@ -134,7 +134,14 @@ def _accuracy_link(con: duckdb.DuckDBPyConnection, source: str, metric: str, R: 
     from app.services.pretraining import fit_pretraining, select_points
     from data import queries
 
-    pts = select_points(con, source, None)
+    try:
+        pts = select_points(con, source, None)
+    except ValueError as e:
+        raise ValueError(
+            f"the loss-to-accuracy map is fitted on pretraining source {source!r} ({metric}), which this store "
+            f"does not have: ingest it (data/samples/{DEFAULT_ACCURACY_SOURCE} is the default) or choose another "
+            f"--accuracy-source ({e})"
+        ) from e
     if pts.height < 6:
         raise ValueError(
             f"source {source!r} has {pts.height} pretraining points; the accuracy map needs >= 6"
