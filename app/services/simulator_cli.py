@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ def register(sub, settings) -> None:
         "simulate",
         help="budget simulator: best split of a budget between pretraining, RL and test-time compute",
     )
+    # argparse reads "-1e24" or "-1,1,1" as an option (its negative-number pattern is plain decimals), so
+    # "--budget-flops -1e24" failed with "expected one argument"; accept them so the checks can name the problem
+    if hasattr(p, "_negative_number_matcher"):
+        p._negative_number_matcher = re.compile(r"^-(\d|\.\d|nan$|inf$)")  # -1e24, -1,1,1, -.5, -nan
     p.add_argument("--db", default=settings.db, help=f"DuckDB file (default: $SCALING_DB or {settings.db})")
     p.add_argument(
         "--budget-flops", type=float, help="total budget in FLOPs (pretraining + RL + lifetime serving)"

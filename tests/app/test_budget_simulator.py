@@ -483,3 +483,18 @@ def test_budget_page_assumed_tail_outside_the_data_is_flagged(app_env):
     at.checkbox(key="budget.extrapolate").check().run()
     assert not at.exception, at.exception
     assert any("tail exponent is assumed" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--budget-flops", "-1e24"], "budget must be a positive number"),
+        (["--budget-usd", "-5"], "budget must be a positive number"),
+        (["--budget-flops", "1e22", "--split", "-1,1,1"], "finite numbers >= 0"),
+        (["--budget-flops", "1e22", "--queries", "-1e9"], "queries must be >= 0"),
+    ],
+)
+def test_simulate_negative_numbers_reach_the_checks(demo_db, capsys, extra, message):
+    """argparse used to read '-1e24' as an option ('expected one argument'); the checks now name the problem."""
+    assert main(["simulate", "--db", str(demo_db), "--bootstrap", "5", *extra]) == 2
+    assert message in capsys.readouterr().err
