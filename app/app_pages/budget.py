@@ -29,7 +29,13 @@ with c[0]:
         "1e24" if unit == "FLOPs" else "2e6",
         key=K + "total." + ("flops" if unit == "FLOPs" else "usd"),
     )
-raw_q = c[1].text_input("Lifetime queries Q (0 = no demand)", "1e9", key=K + "queries")
+raw_q = c[1].text_input(
+    "Lifetime queries Q (0 = no demand)",
+    "1e9",
+    key=K + "queries",
+    help="Default 1e9 requests, as in Sardana et al.'s cost-calculator example (arXiv 2401.00448); tokens per "
+    "sample default to the LMSys averages their code uses (70 prompt + 215 generated)",
+)
 try:
     queries = float(raw_q)
     if not queries >= 0 or queries == float("inf"):
@@ -167,6 +173,12 @@ def band(m: dict) -> str:
 
 
 st.subheader("Recommended split")
+st.caption(
+    "Recommended "
+    + payload["recommendation"]
+    + ". Budget, queries and tokens default to published anchors (1e24 FLOPs; Sardana et al.'s 1e9 requests of "
+    "70 + 215 LMSys tokens)."
+)
 widgets.metric_grid(
     [
         *((f"optimum share: {LABEL[a]}", f"{o['shares'][a]:.2%}", None) for a in AX),
@@ -303,14 +315,14 @@ if comp is not None:
             "metric_lo",
             "metric_hi",
             "p_beats_baseline",
+            "extrapolated",
+            "note",  # visible without scrolling: why a row was adjusted or could not be simulated
             "share_pretraining",
             "share_rl",
             "share_test_time",
             "N",
             "samples_per_query",
             "queries",
-            "extrapolated",
-            "note",
         ),
         hide_index=True,
         key=K + "scenarios",
