@@ -263,6 +263,12 @@ class Chain:
             rl = self.links["rl"]
             put("rl.gpu_hours", rl_gpu_hours, rl.ranges["gpu_hours"])
             put("rl.N", N, rl.ranges["N"])
+            gain = float(np.ravel(ev["mu_rl"])[0] - np.ravel(ev["mu_base"])[0])
+            if gain < 1e-4:  # RL moves the metric by < 1e-4: its links' ranges do not widen the band
+                for name in ("rl.gpu_hours", "rl.N"):
+                    if out[name]["outside"]:
+                        out[name]["decades_outside"] = 0.0
+                        out[name]["note"] = f"RL gain {gain:.2g} < 1e-4: flagged, no widening"
         if self.test_time != "none" and k > 1.0 + 1e-6:
             put("test_time.k", k, self.links["difficulty"].ranges.get("k", (1.0, 1e4)))
             mu_here = float(np.ravel(ev["mu_rl"])[0])

@@ -527,12 +527,18 @@ def marginal_returns(
     return out
 
 
+#: Metric differences up to this are ties (rounding noise between re-optimised copies of one decision).
+P_BEATS_TIE = 1e-6
+
+
 def p_beats(a: Outcome, b: Outcome) -> float:
-    """Probability that outcome ``a`` beats ``b``: the share of replicates (paired by index) with a higher metric."""
+    """Probability that outcome ``a`` beats ``b``: the share of replicates (paired by index) whose metric is higher
+    by more than ``P_BEATS_TIE`` (so a decision never beats itself; it used to 'beat' its own copy about half the
+    time on floating-point noise)."""
     n = min(a.replicates.size, b.replicates.size)
     if n == 0:
-        return float(a.metric["value"] > b.metric["value"])
-    return float(np.mean(a.replicates[:n] > b.replicates[:n]))
+        return float(a.metric["value"] > b.metric["value"] + P_BEATS_TIE)
+    return float(np.mean(a.replicates[:n] > b.replicates[:n] + P_BEATS_TIE))
 
 
 def cheapest_for_target(
