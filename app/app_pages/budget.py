@@ -185,7 +185,12 @@ widgets.metric_grid(
         (
             "optimum N (params)",
             widgets.human(o["N"], 4),
-            f"95% over replicates: {o['intervals_95'].get('N')}",
+            "95% of the replicates' own optima: "
+            + (
+                "-".join(widgets.human(v, 3) for v in o["intervals_95"]["N"])
+                if o["intervals_95"].get("N")
+                else "n/a"
+            ),
         ),
         ("optimum D (tokens)", widgets.human(o["D"], 4), f"{o['tokens_per_param']:.4g} tokens per parameter"),
         ("optimum samples per query", f"{o['samples_per_query']:.4g}", None),
