@@ -143,7 +143,9 @@ def _alloc(chain: Chain, budget: Budget, N, k, r):
     return D, gpuh, pre_cost, serve
 
 
-def _metric_decision(chain: Chain, budget: Budget, N, k, r, idx=None, within_data: bool = False) -> np.ndarray:
+def _metric_decision(
+    chain: Chain, budget: Budget, N, k, r, idx=None, within_data: bool = False
+) -> np.ndarray:
     D, gpuh, pre_cost, _ = _alloc(chain, budget, N, k, r)
     ok = D > 0
     ok = ok & chain.admissible(N, np.where(ok, D, 1.0))
@@ -515,7 +517,9 @@ def marginal_returns(
         lo, hi = np.quantile(reps, [0.025, 0.975]) if reps.size >= 2 else (dv[0], dv[0])
         # the increment leaves a fit's range that the point itself is inside: this return is extrapolated
         newly = sorted(
-            n for n, f in new.flags.items() if f["outside"] and not base.flags.get(n, {}).get("outside", False)
+            n
+            for n, f in new.flags.items()
+            if f["outside"] and not base.flags.get(n, {}).get("outside", False)
         )
         out[a] = {
             "value": float(dv[0]),

@@ -129,7 +129,9 @@ def _split(text: str | None) -> tuple[float, float, float] | None:
     if not all(math.isfinite(v) and v >= 0 for v in vals):
         raise ValueError(f"--split shares must be finite numbers >= 0, got {text!r}")
     if abs(sum(vals) - 1.0) > 1e-3:
-        raise ValueError(f"--split shares must sum to 1 (fractions of the budget), got {text!r} (sum {sum(vals):.4g})")
+        raise ValueError(
+            f"--split shares must sum to 1 (fractions of the budget), got {text!r} (sum {sum(vals):.4g})"
+        )
     return vals  # type: ignore[return-value]
 
 
@@ -252,7 +254,9 @@ def _text(payload: dict[str, Any]) -> str:
         lines.append("extrapolated (outside the fitted range): " + ", ".join(sorted(set(out))))
     if "optimum_extrapolated" in payload:
         x = payload["optimum_extrapolated"]
-        bad = [k for k, f in payload["extrapolation"]["optimum_extrapolated"]["links"].items() if f["outside"]]
+        bad = [
+            k for k, f in payload["extrapolation"]["optimum_extrapolated"]["links"].items() if f["outside"]
+        ]
         lines.append(
             "outside the data (not recommended; --extrapolate to recommend it): "
             + ", ".join(f"{a} {x['shares'][a]:.1%}" for a in AXIS_NAMES)

@@ -440,7 +440,9 @@ def test_budget_page_split_sliders_follow_a_new_optimum(app_env):
     at.text_input(key="budget.total.flops").input("1e22").run()
     assert not at.exception, at.exception
     shown = {m.label: m.value for m in at.metric}
-    assert at.slider(key="budget.pre").value == pytest.approx(float(shown["optimum share: pretraining"][:-1]), abs=0.1)
+    assert at.slider(key="budget.pre").value == pytest.approx(
+        float(shown["optimum share: pretraining"][:-1]), abs=0.1
+    )
     assert not at.info  # no "budget is unused" note at the optimum's own split
 
 
