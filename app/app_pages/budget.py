@@ -176,8 +176,8 @@ st.subheader("Recommended split")
 st.caption(
     "Recommended "
     + payload["recommendation"]
-    + ". Budget, queries and tokens default to published anchors (1e24 FLOPs; Sardana et al.'s 1e9 requests of "
-    "70 + 215 LMSys tokens)."
+    + ". Queries and tokens default to Sardana et al.'s cost-calculator anchors (1e9 requests of 70 + 215 LMSys "
+    "tokens)."
 )
 widgets.metric_grid(
     [
