@@ -512,3 +512,13 @@ def test_a_decision_never_beats_itself_and_a_sliver_of_rl_does_not_widen_the_ban
     base = p["scenarios"]["table"][0]
     o = p["optimum"]["metric"]
     assert base["metric_hi"] - base["metric_lo"] < 1.5 * (o["hi"] - o["lo"])
+
+
+def test_baseline_that_cannot_serve_the_demand_takes_the_best_serving_share(demo_db, capsys):
+    """The store logs 0.003 % of its FLOPs as eval samples; applied to 1e9 queries that share cannot serve them. The
+    baseline takes the test-time share that serves the demand best (it took the smallest feasible one, which pinned a
+    175M model trained on ~1e15 tokens at 1e24 FLOPs and made every scenario 'beat' it)."""
+    p = _simulate(demo_db, "--scenario", "more RL:pretraining>rl:20", capsys=capsys)
+    base = p["scenarios"]["table"][0]
+    assert base["N"] > 1e10 and "serves it best" in base["note"]
+    assert base["metric"] >= p["optimum"]["metric"]["value"] - 0.01
