@@ -364,6 +364,34 @@ def _flags_payload(flags: dict[str, dict]) -> dict[str, Any]:
     return {"any_outside": any(f["outside"] for f in flags.values()), "links": flags}
 
 
+#: Largest budgets and demand the simulator answers: ~9 decades past today's largest training runs (~1e26 FLOPs);
+#: beyond them every link is extrapolated by many decades and the numbers are meaningless (1e300 FLOPs gave 1e190
+#: tokens per parameter).
+MAX_BUDGET = {"flops": 1e35, "usd": 1e15}
+MAX_QUERIES = 1e18
+
+
+def check_budget(budget: tuple) -> Budget:
+    """The Budget for a (total, unit, queries, prompt_tokens, output_tokens) tuple, within the simulator's limits.
+
+    Raises
+    ------
+    ValueError
+        A non-positive or non-finite total, negative queries, bad token counts (analysis.simulator.Budget), a total
+        above ``MAX_BUDGET`` or queries above ``MAX_QUERIES``.
+    """
+    b = Budget(*budget)
+    cap = MAX_BUDGET[b.unit]
+    if b.total > cap:
+        unit = "FLOPs" if b.unit == "flops" else "US dollars"
+        raise ValueError(
+            f"budget {b.total:.3g} {unit} is above {cap:.0e} {unit}, far past any fitted range; the laws say nothing there"
+        )
+    if b.queries > MAX_QUERIES:
+        raise ValueError(f"lifetime queries {b.queries:.3g} are above {MAX_QUERIES:.0e}")
+    return b
+
+
 def optimum_payload(chain: Chain, cfg: SimConfig, budget: tuple) -> tuple[dict[str, Any], Outcome]:
     """The optimum for a budget (the slow part, ~1 s with 200 replicates): payload dict and the Outcome.
 
@@ -371,7 +399,7 @@ def optimum_payload(chain: Chain, cfg: SimConfig, budget: tuple) -> tuple[dict[s
     assumptions, links, costs, n_replicates, and ``optimum_extrapolated`` (the unconstrained optimum, when
     ``cfg.extrapolate`` is False and it beats the recommendation by more than 0.001 outside the data).
     """
-    b = Budget(*budget)
+    b = check_budget(budget)
     opt = optimise(chain, b)
     out = {
         "budget": asdict(b),

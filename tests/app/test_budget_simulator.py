@@ -469,6 +469,7 @@ def test_budget_page_infeasible_split_keeps_the_rest_of_the_page(app_env):
         ("budget.difficulty", "tail:-1", "must be > 0"),
         ("budget.difficulty", "nonsense", "difficulty must be"),
         ("budget.total.flops", "1e15", "Cannot optimise"),
+        ("budget.total.flops", "1e40", "far past any fitted range"),
     ],
 )
 def test_budget_page_bad_input_is_an_error_not_a_traceback(app_env, key, value, message):
@@ -494,6 +495,9 @@ def test_budget_page_assumed_tail_outside_the_data_is_flagged(app_env):
         (["--budget-usd", "-5"], "budget must be a positive number"),
         (["--budget-flops", "1e22", "--split", "-1,1,1"], "finite numbers >= 0"),
         (["--budget-flops", "1e22", "--queries", "-1e9"], "queries must be >= 0"),
+        (["--budget-flops", "1e40"], "far past any fitted range"),  # answered with 1e190 tokens/param at 1e300
+        (["--budget-usd", "1e16"], "far past any fitted range"),
+        (["--budget-flops", "1e24", "--queries", "1e300"], "above 1e+18"),
     ],
 )
 def test_simulate_negative_numbers_reach_the_checks(demo_db, capsys, extra, message):
