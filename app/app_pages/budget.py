@@ -1,5 +1,6 @@
 """Budget simulator: how a budget should be split between pretraining, RL and test-time compute (issue 9)."""
 
+import dataclasses
 import json
 
 import polars as pl
@@ -138,7 +139,8 @@ budget = (
 )
 try:
     with st.spinner("Fitting the links on the store (cached)"):
-        links = cache.service("app.services.simulator:load_links", cfg)
+        # the links do not depend on the recommendation policy: toggling it does not refit them
+        links = cache.service("app.services.simulator:load_links", dataclasses.replace(cfg, extrapolate=False))
     chain = sim.chain_from_links(links, cfg)
 except ValueError as e:
     st.error(f"Cannot build the capability chain: {e}")
