@@ -241,7 +241,10 @@ def _text(payload: dict[str, Any]) -> str:
     mr = payload["marginal_return"]
     lines.append(
         f"marginal return d(metric)/d(log budget) at the {payload['marginal_return_at']}: "
-        + ", ".join(f"{a} {mr[a]['value']:.3g}" for a in AXIS_NAMES)
+        + ", ".join(
+            f"{a} {mr[a]['value']:.3g}" + (" (leaves the data)" if mr[a].get("extrapolated") else "")
+            for a in AXIS_NAMES
+        )
     )
     out = [
         k
