@@ -72,8 +72,24 @@ def grid_starts(grid: dict[str, Sequence[float]], order: Sequence[str]) -> Itera
 
 
 def accept_small_gradient(success: bool, message: str, grad_norm: float, tol: float) -> tuple[bool, str]:
-    """L-BFGS-B's line search often stops "ABNORMAL" at machine precision on these objectives; count the fit as
-    converged when the gradient norm at the returned optimum is at most ``tol`` (and say so in the message)."""
-    if not success and grad_norm <= tol:
-        return True, message + f" (accepted: gradient norm {grad_norm:.3g} at the optimum)"
-    return success, message
+    """A plain-language convergence status for an L-BFGS-B fit, and whether it converged.
+
+    L-BFGS-B's line search often stops with scipy's "ABNORMAL" message at machine precision on these objectives;
+    the fit counts as converged when the gradient norm at the returned optimum is at most ``tol``. The returned
+    message never repeats scipy's wording: it is ``"converged: ..."`` or ``"not converged: ..."`` with the
+    gradient norm, the tolerance and the optimizer's own reason in lower case.
+
+    Returns
+    -------
+    (bool, str)
+        (converged, status message).
+    """
+    reason = (
+        " ".join(str(message).replace("ABNORMAL:", "line search stopped").split()).strip().lower()
+        or "stopped"
+    )
+    if grad_norm <= tol:
+        return True, f"converged: gradient norm {grad_norm:.3g} at the optimum (tolerance {tol:.3g})"
+    if success:
+        return True, f"converged: {reason}; gradient norm {grad_norm:.3g} (above the {tol:.3g} check)"
+    return False, f"not converged: {reason}; gradient norm {grad_norm:.3g} > tolerance {tol:.3g}"

@@ -186,6 +186,76 @@ class _Problem:
         return np.array([a + al * self.mN, b + be * self.mD, e, al, be])
 
 
+#: Parameters a constrained fit may fix (their index in the internal vector (a, b, e, alpha, beta)).
+FIXABLE = {"E": 2, "alpha": 3, "beta": 4}
+
+
+@dataclass(frozen=True)
+class _Constraint:
+    """Which of (a, b, e, alpha, beta) the optimiser moves: fixed entries keep ``base``; with ``tie`` beta = alpha.
+
+    e, alpha and beta are the same in raw and centred coordinates, so one ``base`` serves both.
+    """
+
+    base: np.ndarray
+    free: np.ndarray
+    tie: bool
+
+    def full(self, u: np.ndarray) -> np.ndarray:
+        z = self.base.copy()
+        z[self.free] = u
+        if self.tie:
+            z[4] = z[3]
+        return z
+
+    def reduce_grad(self, g: np.ndarray) -> np.ndarray:
+        gu = g[self.free].copy()
+        if self.tie and 3 in self.free:
+            gu[int(np.flatnonzero(self.free == 3)[0])] += g[4]
+        return gu
+
+    def impose(self, z: np.ndarray) -> np.ndarray:
+        """A start ``z`` with the fixed entries overwritten and beta tied to alpha."""
+        z = np.array(z, dtype=float)
+        fixed = np.setdiff1d(np.arange(5), self.free)
+        z[fixed] = self.base[fixed]
+        if self.tie:
+            z[4] = z[3]
+        return z
+
+
+def _constraint(fixed: Mapping[str, float] | None, tie: bool) -> _Constraint:
+    """Validate ``fixed`` (keys E, alpha, beta) and ``tie`` (alpha = beta) into a :class:`_Constraint`."""
+    fixed = dict(fixed or {})
+    bad = sorted(set(fixed) - set(FIXABLE))
+    if bad:
+        raise ValueError(f"cannot fix {bad}: a constrained fit may fix only {sorted(FIXABLE)}")
+    base = np.zeros(5)
+    for k, v in fixed.items():
+        v = float(v)
+        if not np.isfinite(v):
+            raise ValueError(f"fixed {k} must be finite, got {v}")
+        if k == "E":
+            if v <= 0:
+                raise ValueError(f"fixed E must be > 0 (nats/token), got {v}")
+            base[2] = np.log(v)
+        else:
+            lo, hi = EXPONENT_BOUNDS
+            if not lo <= v <= hi:
+                raise ValueError(f"fixed {k} must be in [{lo}, {hi}], got {v}")
+            base[FIXABLE[k]] = v
+    if tie:
+        if "alpha" in fixed and "beta" in fixed and fixed["alpha"] != fixed["beta"]:
+            raise ValueError("alpha = beta is tied but they are fixed to different values")
+        if "beta" in fixed and "alpha" not in fixed:
+            base[3] = base[4]
+            fixed["alpha"] = fixed["beta"]
+    free = [i for i in range(5) if i not in (FIXABLE[k] for k in fixed)]
+    if tie:
+        free = [i for i in free if i != 4]
+    return _Constraint(base, np.asarray(free, dtype=int), bool(tie))
+
+
 def _value_and_grad(z: np.ndarray, p: _Problem, scale: float) -> tuple[float, np.ndarray]:
     """Summed Huber objective (times ``scale``) and its analytic gradient in (a, b, e, alpha, beta)."""
     a, b, e, al, be = z
@@ -211,25 +281,42 @@ def _bounds() -> list[tuple[float | None, float | None]]:
     return [(None, None), (None, None), (None, None), EXPONENT_BOUNDS, EXPONENT_BOUNDS]
 
 
-def _lbfgs(z0: np.ndarray, p: _Problem, scale: float):
-    return minimize(
-        _value_and_grad,
-        z0,
-        args=(p, scale),
+def _value_and_grad_free(
+    u: np.ndarray, p: _Problem, scale: float, cons: _Constraint
+) -> tuple[float, np.ndarray]:
+    f, g = _value_and_grad(cons.full(u), p, scale)
+    return f, cons.reduce_grad(g)
+
+
+def _lbfgs(z0: np.ndarray, p: _Problem, scale: float, cons: _Constraint):
+    """L-BFGS-B over the free coordinates of ``cons`` from the full start ``z0``; ``res.x`` is the full vector."""
+    bounds = _bounds()
+    res = minimize(
+        _value_and_grad_free,
+        cons.impose(z0)[cons.free],
+        args=(p, scale, cons),
         jac=True,
         method="L-BFGS-B",
-        bounds=_bounds(),
+        bounds=[bounds[i] for i in cons.free],
         options=_LBFGS_OPTIONS,
     )
+    res.x = cons.full(res.x)
+    return res
 
 
-def _projected_grad_norm(x: np.ndarray, g: np.ndarray) -> float:
-    """Gradient norm with components that push against an active exponent bound removed."""
+def _projected_grad_norm(x: np.ndarray, g: np.ndarray, cons: _Constraint | None = None) -> float:
+    """Gradient norm over the free coordinates, with components that push against an active exponent bound removed."""
     g = g.copy()
     lo, hi = EXPONENT_BOUNDS
     for k in (3, 4):
         if (x[k] <= lo + 1e-12 and g[k] > 0) or (x[k] >= hi - 1e-12 and g[k] < 0):
             g[k] = 0.0
+    if cons is not None:
+        g = cons.reduce_grad(g)
+        if cons.tie and 3 in cons.free:  # the tied gradient may itself push against the bound
+            i = int(np.flatnonzero(cons.free == 3)[0])
+            if (x[3] <= lo + 1e-12 and g[i] > 0) or (x[3] >= hi - 1e-12 and g[i] < 0):
+                g[i] = 0.0
     return float(np.linalg.norm(g))
 
 
@@ -266,7 +353,7 @@ def _validate(N: ArrayLike, D: ArrayLike, L: ArrayLike, delta: float) -> tuple[n
 
 
 def _vp_grid(
-    p: _Problem, L: np.ndarray, alphas: np.ndarray, betas: np.ndarray
+    p: _Problem, L: np.ndarray, alphas: np.ndarray, betas: np.ndarray, E_fixed: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """NNLS for (E, A, B) on each (alpha, beta) cell; returns (cells x 5 raw starts, Huber objective).
 
@@ -281,11 +368,16 @@ def _vp_grid(
     X[:, 0] = w
     ones = np.ones(L.size)
     coef = np.empty((alphas.size, betas.size, 3))
+    rhs = ones if E_fixed is None else ones - E_fixed * w
     for i in range(alphas.size):
         X[:, 1] = UN[i] * w
         for j in range(betas.size):
             X[:, 2] = VD[j] * w
-            coef[i, j], _ = nnls(X, ones)
+            if E_fixed is None:
+                coef[i, j], _ = nnls(X, rhs)
+            else:
+                coef[i, j, 0] = E_fixed
+                coef[i, j, 1:], _ = nnls(X[:, 1:], rhs)
     # Huber objective of every cell, vectorised: pred[i, j, k]
     pred = coef[:, :, 0, None] + coef[:, :, 1, None] * UN[:, None, :] + coef[:, :, 2, None] * VD[None, :, :]
     with np.errstate(divide="ignore"):
@@ -319,6 +411,8 @@ def fit_chinchilla(
     n_refine: int = 5,
     exponent_grid: ArrayLike | None = None,
     init: Mapping[str, float] | None = None,
+    fixed: Mapping[str, float] | None = None,
+    tie_exponents: bool = False,
 ) -> FitResult:
     """Fit the Chinchilla Approach-3 loss surface with a log-space Huber objective.
 
@@ -351,6 +445,12 @@ def fit_chinchilla(
     init : mapping, optional
         Warm start: E, A, B, alpha, beta. When given, the grid is skipped and a single L-BFGS-B run
         starts here (used by bootstrap refits, which start from the full-data optimum).
+    fixed : mapping, optional
+        Constrained fit: hold some of ``E`` (nats/token, > 0), ``alpha``, ``beta`` (in [0, 2.5]) at the given
+        values and fit the rest, e.g. ``{"E": 1.69}`` (fixed irreducible loss) or ``{"alpha": 0.34}``.
+    tie_exponents : bool
+        Constrained fit with ``beta = alpha`` (one shared exponent, as in the symmetric laws of Muennighoff et
+        al. 2023, arXiv:2305.16264, and Porian et al. 2024's alpha = beta variant).
 
     Returns
     -------
@@ -361,14 +461,14 @@ def fit_chinchilla(
         ``a = beta/(alpha+beta)``, ``b = alpha/(alpha+beta)``,
         ``G = (alpha A / (beta B))**(1/(alpha+beta))``; ``extra`` holds ``best_objectives`` (the
         lowest objectives among starts), ``objective_spread`` (relative spread among the best
-        ``min(5, n)`` of them), ``n_near_best`` (starts within 1e-6 relative of the best) and the
-        bounds.
+        ``min(5, n)`` of them), ``n_near_best`` (starts within 1e-6 relative of the best), the
+        bounds, ``constraints`` (``{"fixed": {...}, "tie": "alpha=beta" or None}``) and ``n_free_params``.
 
     Raises
     ------
     ValueError
         If N, D, L are not 1-D of the same shape, contain NaN or non-positive values, ``delta`` <= 0,
-        or ``method`` is unknown.
+        ``method`` is unknown, or ``fixed`` names a parameter other than E, alpha, beta or an invalid value.
     InsufficientDataError
         (a ValueError) if fewer than 6 points are given.
 
@@ -381,6 +481,7 @@ def fit_chinchilla(
     N, D, L = _validate(N, D, L, delta)
     if method not in ("vpnls", "lbfgs"):
         raise ValueError(f"method must be 'vpnls' or 'lbfgs', got {method!r}")
+    cons = _constraint(fixed, tie_exponents)
     raw = _Problem(np.log(N), np.log(D), np.log(L), float(delta))
     # The optimiser sees the objective divided by delta: the value is then O(sum |r|) instead of
     # O(1e-3), so relative tolerances bite (the optimum is unchanged).
@@ -395,13 +496,14 @@ def fit_chinchilla(
         )
         if not np.all(np.isfinite(x0)):
             raise ValueError("init must hold positive finite E, A, B and finite alpha, beta")
+        x0 = cons.impose(x0)
         p = raw.centred()
         starts = [p.to_internal(x0)]
         optimizer = "L-BFGS-B (warm start)"
         extra: dict[str, Any] = {}
     elif method == "lbfgs":
         p = raw
-        starts = list(chinchilla_grid(n_starts))
+        starts = list(np.unique(np.array([cons.impose(z) for z in chinchilla_grid(n_starts)]), axis=0))
         optimizer = "L-BFGS-B multi-start (Chinchilla grid)"
         extra = {"grid": "chinchilla_4500" if n_starts is None else f"chinchilla_subset_{len(starts)}"}
     else:
@@ -411,7 +513,19 @@ def fit_chinchilla(
         if grid.ndim != 1 or grid.size == 0 or np.any(~np.isfinite(grid)) or np.any(grid < 0):
             raise ValueError("exponent_grid must be a non-empty 1-D array of finite values >= 0")
         p = raw.centred()
-        z_cells, obj_cells = _vp_grid(p, L, grid, grid)
+        fx = dict(fixed or {})
+        alphas = np.array([fx["alpha"]]) if "alpha" in fx else grid
+        betas = np.array([fx["beta"]]) if "beta" in fx else grid
+        if tie_exponents:
+            alphas = betas = (
+                np.array([fx["alpha"]]) if "alpha" in fx else np.array([fx["beta"]]) if "beta" in fx else grid
+            )
+        z_cells, obj_cells = _vp_grid(p, L, alphas, betas, fx.get("E"))
+        if tie_exponents and alphas.size > 1:
+            diag = np.ravel_multi_index(
+                (np.arange(alphas.size), np.arange(alphas.size)), (alphas.size, betas.size)
+            )
+            z_cells, obj_cells = z_cells[diag], obj_cells[diag]
         order = np.argsort(obj_cells)[:n_refine]
         starts = list(z_cells[order])
         optimizer = "variable projection (NNLS + grid) + L-BFGS-B"
@@ -424,7 +538,7 @@ def fit_chinchilla(
     objs = np.empty(len(starts))
     with _blas_single_thread():
         for k, z0 in enumerate(starts):
-            res = _lbfgs(np.asarray(z0, float), p, scale)
+            res = _lbfgs(np.asarray(z0, float), p, scale, cons)
             objs[k] = res.fun if np.isfinite(res.fun) else np.inf
             if best is None or objs[k] < best.fun:
                 best = res
@@ -450,9 +564,14 @@ def fit_chinchilla(
             "bounds": {"alpha": EXPONENT_BOUNDS, "beta": EXPONENT_BOUNDS},
             "log_params": {"a": a_, "b": b_, "e": e_},
             "nit": int(best.nit),
+            "constraints": {
+                "fixed": {k: float(v) for k, v in (fixed or {}).items()},
+                "tie": "alpha=beta" if tie_exponents else None,
+            },
+            "n_free_params": int(cons.free.size),
         }
     )
-    grad_norm = _projected_grad_norm(x, g)
+    grad_norm = _projected_grad_norm(x, g, cons)
     success, message = accept_small_gradient(
         bool(best.success), str(best.message), grad_norm, 1e-5 * delta * N.size
     )

@@ -162,6 +162,7 @@ def fit_compute_law(
     delta: float = 1e-3,
     n_refine: int = 5,
     alpha_grid: ArrayLike | None = None,
+    fixed: Mapping[str, float] | None = None,
 ) -> FitResult:
     """Fit ``L(C) = E + A * C**(-alpha)`` with a summed log-space Huber objective, multi-start.
 
@@ -182,6 +183,8 @@ def fit_compute_law(
         Number of grid cells refined (>= 1).
     alpha_grid : ndarray, shape (k,), optional
         Exponent values for the grid (default 300 values in [0.005, 1.5]).
+    fixed : mapping, optional
+        Constrained fit: hold ``E`` (nats/token, > 0) and/or ``alpha`` (in [0, 2.5]) at the given values.
 
     Returns
     -------
@@ -193,7 +196,8 @@ def fit_compute_law(
     Raises
     ------
     ValueError
-        If C, L are not 1-D of equal shape, contain NaN or values <= 0, or ``delta`` <= 0.
+        If C, L are not 1-D of equal shape, contain NaN or values <= 0, ``delta`` <= 0, or ``fixed`` names
+        another parameter or an invalid value.
     InsufficientDataError
         (a ValueError) if fewer than 4 points are given.
 
@@ -220,7 +224,17 @@ def fit_compute_law(
         raise ValueError(f"delta must be > 0, got {delta}")
     if n_refine < 1:
         raise ValueError(f"n_refine must be >= 1, got {n_refine}")
+    fx = {k: float(v) for k, v in (fixed or {}).items()}
+    bad = sorted(set(fx) - {"E", "alpha"})
+    if bad:
+        raise ValueError(f"cannot fix {bad}: the compute law may fix only E and alpha")
+    if "E" in fx and not (np.isfinite(fx["E"]) and fx["E"] > 0):
+        raise ValueError(f"fixed E must be finite and > 0, got {fx['E']}")
+    if "alpha" in fx and not (np.isfinite(fx["alpha"]) and 0 <= fx["alpha"] <= 2.5):
+        raise ValueError(f"fixed alpha must be in [0, 2.5], got {fx['alpha']}")
     grid = np.linspace(0.005, 1.5, 300) if alpha_grid is None else np.asarray(alpha_grid, dtype=float)
+    if "alpha" in fx:
+        grid = np.array([fx["alpha"]])
     if grid.ndim != 1 or grid.size == 0 or np.any(~np.isfinite(grid)) or np.any(grid < 0):
         raise ValueError("alpha_grid must be a non-empty 1-D array of finite values >= 0")
 
@@ -236,7 +250,11 @@ def fit_compute_law(
     coef = np.empty((grid.size, 2))
     for i in range(grid.size):
         X[:, 1] = U[i] * w
-        coef[i], _ = nnls(X, ones)
+        if "E" in fx:
+            coef[i, 0] = fx["E"]
+            coef[i, 1:], _ = nnls(X[:, 1:], ones - fx["E"] * w)
+        else:
+            coef[i], _ = nnls(X, ones)
     pred = coef[:, :1] + coef[:, 1:] * U
     with np.errstate(divide="ignore"):
         r = np.log(pred) - logL
@@ -246,19 +264,30 @@ def fit_compute_law(
     order = np.argsort(obj)[:n_refine]
     scale = 1.0 / delta
     bounds = [(None, None), (None, None), (0.0, 2.5)]
+    free = [i for i, k in enumerate(("E", "a", "alpha")) if k not in fx]
+
+    def vg(u, z0):
+        z = z0.copy()
+        z[free] = u
+        f_, g_ = _value_and_grad(z, lc, logL, delta, scale)
+        return f_, g_[free]
+
     best, objs = None, []
     with _blas_single_thread():
         for i in order:
             z0 = np.array([np.log(max(coef[i, 0], floor)), np.log(max(coef[i, 1], floor)), grid[i]])
             res = minimize(
-                _value_and_grad,
-                z0,
-                args=(lc, logL, delta, scale),
+                vg,
+                z0[free],
+                args=(z0,),
                 jac=True,
                 method="L-BFGS-B",
-                bounds=bounds,
+                bounds=[bounds[j] for j in free],
                 options={"maxiter": 20000, "ftol": 1e-15, "gtol": 1e-11},
             )
+            full = z0.copy()
+            full[free] = res.x
+            res.x = full
             objs.append(res.fun / scale)
             if best is None or res.fun < best.fun:
                 best = res
@@ -269,6 +298,7 @@ def fit_compute_law(
     g_raw = np.array([g[0], g[1], g[2] - mC * g[1]])
     if al <= 1e-12 and g_raw[2] > 0:
         g_raw[2] = 0.0
+    g_raw = g_raw[free]
     srt = np.sort(np.asarray(objs))
     grad_norm = float(np.linalg.norm(g_raw))
     success, message = accept_small_gradient(
@@ -293,5 +323,7 @@ def fit_compute_law(
             "objective_spread": float((srt[-1] - srt[0]) / srt[0]) if srt[0] > 0 else 0.0,
             "alpha_grid": f"{grid.size} values in [{grid.min():g}, {grid.max():g}]",
             "bounds": {"alpha": (0.0, 2.5)},
+            "constraints": {"fixed": fx, "tie": None},
+            "n_free_params": len(free),
         },
     )

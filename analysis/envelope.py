@@ -21,7 +21,18 @@ from analysis._common import positive_1d
 from analysis.errors import InsufficientDataError
 from analysis.results import FitResult
 
-__all__ = ["training_curve_envelope", "fit_envelope_allocation"]
+__all__ = [
+    "training_curve_envelope",
+    "fit_envelope_allocation",
+    "envelope_runs_excluded",
+    "MAX_EDGE_FRACTION",
+]
+
+#: Approach 1 is flagged when more than this share of the fitted envelope points are won by the smallest or the
+#: largest model covering that compute (the minimum over N is not bracketed there).
+MAX_EDGE_FRACTION = 0.2
+#: ... and when fewer than this many distinct runs (model sizes) win envelope points.
+MIN_ENVELOPE_RUNS = 3
 
 
 def training_curve_envelope(
@@ -55,7 +66,10 @@ def training_curve_envelope(
     polars.DataFrame
         One row per grid value covered by at least one run (a run covers [its first, its last
         checkpoint]; no extrapolation; duplicated checkpoints of a run are averaged in ln L),
-        columns ``C``, ``N``, ``D``, ``L``, ``run_id``, sorted by C.
+        columns ``C``, ``N``, ``D``, ``L``, ``run_id``, ``edge`` (the winning run is the smallest or the largest
+        model among the runs covering that C: the minimum over N is not bracketed there), sorted by C.
+        Runs with fewer than two distinct checkpoints are skipped (see
+        :func:`envelope_runs_excluded`).
 
     Raises
     ------
@@ -87,6 +101,8 @@ def training_curve_envelope(
     best_n = np.full(n_grid, np.nan)
     best_d = np.full(n_grid, np.nan)
     best_id = np.full(n_grid, "", dtype=object)
+    cover_min = np.full(n_grid, np.inf)
+    cover_max = np.full(n_grid, -np.inf)
     used = 0
     for rid in np.unique(ids):
         m = ids == rid
@@ -101,6 +117,8 @@ def training_curve_envelope(
             continue
         used += 1
         inside = (lg >= lc[0]) & (lg <= lc[-1])
+        cover_min[inside] = np.minimum(cover_min[inside], nn[0])
+        cover_max[inside] = np.maximum(cover_max[inside], nn[0])
         vals = np.full(n_grid, np.inf)
         vals[inside] = np.exp(np.interp(lg[inside], lc, ll))
         better = vals < best_l
@@ -124,8 +142,24 @@ def training_curve_envelope(
             "D": best_d[ok],
             "L": best_l[ok],
             "run_id": [str(x) for x in best_id[ok]],
+            "edge": (best_n[ok] <= cover_min[ok]) | (best_n[ok] >= cover_max[ok]),
         }
     )
+
+
+def envelope_runs_excluded(
+    run_id: Sequence[object] | np.ndarray, C: Sequence[float] | np.ndarray
+) -> list[str]:
+    """Runs the envelope cannot use: fewer than two checkpoints with distinct C (FLOPs).
+
+    Returns
+    -------
+    list of str
+        The run ids, sorted.
+    """
+    ids = np.asarray(run_id).astype(str)
+    c = np.asarray(C, dtype=float)
+    return sorted(str(r) for r in np.unique(ids) if np.unique(c[ids == r]).size < 2)
 
 
 def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
@@ -153,7 +187,8 @@ def fit_envelope_allocation(
     -------
     FitResult
         ``law="envelope_allocation"``, params ``a``, ``b``, ``k_N``, ``k_D``; derived
-        ``a_plus_b``, ``r2_N``, ``r2_D``, ``n_runs`` (distinct runs on the envelope);
+        ``a_plus_b``, ``r2_N``, ``r2_D``, ``n_runs`` (distinct runs on the envelope), ``edge_fraction`` (share
+        of points whose winning run is the smallest or largest covering model; NaN without an ``edge`` column);
         ``objective`` = residual sum of squares of ln N.
 
     Raises
@@ -198,6 +233,12 @@ def fit_envelope_allocation(
         optimizer="OLS (log-log)",
         n_starts=1,
         success=True,
-        derived={"a_plus_b": a + b, "r2_N": r2n, "r2_D": r2d, "n_runs": float(n_runs)},
+        derived={
+            "a_plus_b": a + b,
+            "r2_N": r2n,
+            "r2_D": r2d,
+            "n_runs": float(n_runs),
+            "edge_fraction": float(env["edge"].mean()) if "edge" in env.columns else math.nan,
+        },
         extra={"C_min": C_min, "C_max": C_max},
     )

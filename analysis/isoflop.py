@@ -22,6 +22,12 @@ from analysis.errors import InsufficientDataError
 from analysis.results import Bootstrap, FitResult
 
 __all__ = [
+    "DIVERGED_RATIO",
+    "MIN_BUDGETS",
+    "MIN_CELLS_PER_BUDGET",
+    "OUTLIER_NATS",
+    "budget_report",
+    "screen_cells",
     "isoflop_minima",
     "fit_allocation_power_laws",
     "isoflop_extrapolate",
@@ -29,12 +35,161 @@ __all__ = [
 ]
 
 
+#: A budget's minimum is "ok" only with at least this many cells in its parabola: one more than the parabola's
+#: three coefficients, so the fit has a residual (Hoffmann et al. used ~9 sizes per budget).
+MIN_CELLS_PER_BUDGET = 4
+#: Approach 2's exponent is "ok" with at least this many usable budgets; with 2 it is a line through two points
+#: (no residual, flagged "warning"); with fewer it is refused.
+MIN_BUDGETS = 3
+#: A cell is "diverged" when its loss exceeds this many times the loss of every adjacent size of its budget.
+DIVERGED_RATIO = 1.5
+#: A cell is an outlier when its loss is further than this (nats/token; 5-25 seed-noise SDs at the 0.002-0.01
+#: nats of Porian et al.) from the parabola through the two sizes on each side of it (leave-one-out; interior
+#: cells of budgets with >= 6 cells; the worst is removed first and the test repeated).
+OUTLIER_NATS = 0.05
+#: ... and further than this fraction of the loss range of those four cells (a steep part of the profile is
+#: interpolated less accurately, so the allowance grows there).
+OUTLIER_LOCAL = 0.5
+
+#: The exclusion rules, as stated in reports.
+CELL_RULES = (
+    "failed: no final loss; not finished: last logged tokens < 99% of the planned tokens; diverged: loss > "
+    f"{DIVERGED_RATIO:g}x the loss of every adjacent size of the budget; outlier: |loss - parabola through the two "
+    f"sizes on each side| > max({OUTLIER_NATS:g} nats, {OUTLIER_LOCAL:g} x the loss range of those four) "
+    "(interior cells of budgets with >= 6 cells, worst first, "
+    f"repeated). A budget is ok with >= {MIN_CELLS_PER_BUDGET} cells in its parabola, a convex parabola and a "
+    "bracketed minimum (the lowest-loss cell is not the smallest or largest size and the vertex lies inside the "
+    f"sizes); the exponent is ok with >= {MIN_BUDGETS} such budgets."
+)
+
+
+def screen_cells(
+    C: Sequence[float] | np.ndarray,
+    N: Sequence[float] | np.ndarray,
+    L: Sequence[float] | np.ndarray,
+    *,
+    finished: Sequence[bool] | np.ndarray | None = None,
+) -> pl.DataFrame:
+    """Classify the cells (runs) of isoFLOP profiles as used or excluded, with the reason (:data:`CELL_RULES`).
+
+    Parameters
+    ----------
+    C : array_like, shape (n,)
+        Budget of each cell, FLOPs (> 0).
+    N : array_like, shape (n,)
+        Parameters of each cell (> 0).
+    L : array_like, shape (n,)
+        Final loss, nats/token; NaN (or <= 0) for a run that produced none ("failed").
+    finished : array_like of bool, shape (n,), optional
+        False for runs that stopped before their planned tokens ("not finished"); default all finished.
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``C``, ``N``, ``L``, ``used`` (bool) and ``reason`` (None for used cells; "failed", "not finished",
+        "diverged" or "outlier" followed by the numbers), in input order.
+
+    Raises
+    ------
+    ValueError
+        If shapes differ or C, N are not positive and finite.
+
+    Notes
+    -----
+    Porian et al. (2024), arXiv:2406.19146 (noisy and unfinished cells distort the minimum); Hoffmann et al.
+    (2022), arXiv:2203.15556, Approach 2.
+    """
+    C = positive_1d("C", C)
+    N = positive_1d("N", N)
+    L = np.asarray(L, dtype=float)
+    fin = np.ones(C.size, bool) if finished is None else np.asarray(finished, dtype=bool)
+    if not (C.shape == N.shape == L.shape == fin.shape):
+        raise ValueError(
+            f"C, N, L (and finished) must have the same shape, got {C.shape}, {N.shape}, {L.shape}"
+        )
+    reason: list[str | None] = [None] * C.size
+    for i in range(C.size):
+        if not (np.isfinite(L[i]) and L[i] > 0):
+            reason[i] = "failed: no final loss"
+        elif not fin[i]:
+            reason[i] = "not finished: stopped before its planned tokens"
+    for c in np.unique(C):
+        idx = np.flatnonzero((C == c) & np.array([r is None for r in reason]))
+        idx = idx[np.argsort(N[idx], kind="stable")]
+        for j, i in enumerate(idx):
+            nb = [L[idx[k]] for k in (j - 1, j + 1) if 0 <= k < idx.size]
+            if nb and L[i] > DIVERGED_RATIO * max(nb):
+                reason[i] = f"diverged: loss {L[i]:.4g} > {DIVERGED_RATIO:g}x its neighbours' ({max(nb):.4g})"
+        idx = np.array([i for i in idx if reason[i] is None], dtype=int)
+        # one outlier at a time (the worst), then recompute: an outlier also pulls its neighbours' predictions
+        while idx.size >= 6:
+            x, y = np.log(N[idx]), L[idx]
+            loo = np.zeros(idx.size)
+            excess = np.zeros(idx.size)
+            for j in range(
+                2, idx.size - 2
+            ):  # interior cells: the prediction interpolates (2 sizes each side)
+                near = np.array([j - 2, j - 1, j + 1, j + 2])
+                loo[j] = y[j] - np.polyval(np.polyfit(x[near], y[near], 2), x[j])
+                excess[j] = abs(loo[j]) / max(OUTLIER_NATS, OUTLIER_LOCAL * float(np.ptp(y[near])))
+            j = int(np.argmax(excess))
+            if excess[j] <= 1.0:
+                break
+            reason[idx[j]] = f"outlier: {loo[j]:+.3g} nats from the parabola through the 2 sizes on each side"
+            idx = np.delete(idx, j)
+    return pl.DataFrame(
+        {"C": C, "N": N, "L": L, "used": [r is None for r in reason], "reason": reason},
+        schema={"C": pl.Float64, "N": pl.Float64, "L": pl.Float64, "used": pl.Boolean, "reason": pl.String},
+    )
+
+
+def budget_report(minima: pl.DataFrame, cells: pl.DataFrame) -> pl.DataFrame:
+    """Per-budget reliability: the minima of :func:`isoflop_minima` joined with the cell screen.
+
+    Parameters
+    ----------
+    minima : polars.DataFrame
+        Output of :func:`isoflop_minima` on the used cells.
+    cells : polars.DataFrame
+        Output of :func:`screen_cells` (all cells, used or not).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``minima``'s columns plus ``n_cells`` (all cells of the budget), ``n_excluded`` and ``excluded`` (reasons,
+        "; "-joined, e.g. "2 diverged, 1 failed"), sorted by C. Budgets whose every cell was excluded appear with
+        ``status="too_few_points"``.
+    """
+    ex = (
+        cells.filter(~pl.col("used"))
+        .with_columns(pl.col("reason").str.split(":").list.first().alias("why"))
+        .group_by("C", "why")
+        .agg(pl.len().alias("k"))
+        .sort("C", "why")
+        .group_by("C", maintain_order=True)
+        .agg(
+            pl.col("k").sum().alias("n_excluded"),
+            pl.concat_str([pl.col("k").cast(pl.String), pl.col("why")], separator=" ")
+            .str.join("; ")
+            .alias("excluded"),
+        )
+    )
+    tot = cells.group_by("C").agg(pl.len().alias("n_cells"))
+    out = tot.join(minima, on="C", how="left").join(ex, on="C", how="left")
+    return out.with_columns(
+        pl.col("n_excluded").fill_null(0),
+        pl.col("excluded").fill_null(""),
+        pl.col("status").fill_null("too_few_points"),
+        pl.col("n_points").fill_null(0),
+    ).sort("C")
+
+
 def isoflop_minima(
     C: Sequence[float] | np.ndarray,
     N: Sequence[float] | np.ndarray,
     L: Sequence[float] | np.ndarray,
     *,
-    min_points: int = 3,
+    min_points: int = MIN_CELLS_PER_BUDGET,
     axis: str = "N",
     neighbors: int | None = None,
 ) -> pl.DataFrame:
@@ -55,9 +210,9 @@ def isoflop_minima(
         Model parameters of each run (> 0).
     L : array_like, shape (n,)
         Final loss of each run, nats/token (finite).
-    min_points : int, default 3
-        Budgets with fewer runs are reported with NaN optimum and ``status="too_few_points"``.
-        Must be >= 3 (a parabola has three coefficients).
+    min_points : int, default :data:`MIN_CELLS_PER_BUDGET` (4)
+        Budgets with fewer runs in the parabola are reported with NaN optimum and ``status="too_few_points"``.
+        Must be >= 3 (a parabola has three coefficients); the default keeps one residual degree of freedom.
     axis : {"N", "D"}
         Variable on which the parabola is fitted.
     neighbors : int, optional
@@ -73,9 +228,11 @@ def isoflop_minima(
         One row per budget, sorted by C, with columns ``C``, ``N_opt``, ``D_opt``, ``L_opt``,
         ``tokens_per_param`` (D_opt / N_opt), ``n_points`` (runs in the parabola),
         ``curvature`` (c2, loss per ln-unit squared), ``N_min``, ``N_max`` (range of the runs
-        used), ``inside`` (vertex strictly inside that range), ``edge`` (True when the vertex lies at or outside the range — an unreliable
-        minimum to be flagged or dropped) and ``status`` (``"ok"``, ``"edge"``,
-        ``"too_few_points"``, ``"not_convex"``).
+        used), ``inside`` (vertex strictly inside that range), ``edge`` (True when the vertex lies at or outside
+        the range — an unreliable minimum to be flagged or dropped), ``convex`` (c2 > 0), ``bracketed`` (the
+        lowest-loss cell has a larger and a smaller size beside it and the vertex is inside) and ``status``
+        (``"ok"``, ``"edge"`` (vertex outside the sizes), ``"not_bracketed"`` (vertex inside but the lowest-loss
+        cell is the smallest or largest size), ``"too_few_points"``, ``"not_convex"``).
 
     Raises
     ------
@@ -101,6 +258,7 @@ def isoflop_minima(
     for c in np.unique(C):
         m = C == c
         n, loss = N[m], L[m]
+        sampled_min_at_edge = bool(n.size > 0 and n[int(np.argmin(loss))] in (n.min(), n.max()))
         if neighbors is not None:
             order = np.argsort(n, kind="stable")
             n, loss = n[order], loss[order]
@@ -120,6 +278,8 @@ def isoflop_minima(
             "N_max": float(n.max()),
             "inside": False,
             "edge": False,
+            "convex": False,
+            "bracketed": False,
             "status": "ok",
         }
         if n.size < min_points or np.unique(logn).size < 3:
@@ -129,6 +289,7 @@ def isoflop_minima(
         x = logn if axis == "N" else np.log(c / 6.0) - logn
         c2, c1, c0 = np.polyfit(x, loss, 2)
         row["curvature"] = float(c2)
+        row["convex"] = bool(c2 > 0)
         if c2 <= 0:
             row["status"] = "not_convex"
             rows.append(row)
@@ -145,7 +306,8 @@ def isoflop_minima(
             tokens_per_param=d_opt / n_opt,
             inside=inside,
             edge=not inside,
-            status="ok" if inside else "edge",
+            bracketed=inside and not sampled_min_at_edge,
+            status="edge" if not inside else ("not_bracketed" if sampled_min_at_edge else "ok"),
         )
         rows.append(row)
     return pl.DataFrame(rows)

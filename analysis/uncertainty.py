@@ -191,6 +191,8 @@ def chinchilla_bootstrap(
     delta: float = 1e-3,
     full_fit: FitResult | None = None,
     check_every: int = 50,
+    fixed: Mapping[str, float] | None = None,
+    tie_exponents: bool = False,
 ) -> Bootstrap:
     """Run-level bootstrap of the Chinchilla Approach-3 fit with per-replicate allocations.
 
@@ -221,6 +223,8 @@ def chinchilla_bootstrap(
         The full-data fit to warm-start from; computed with ``fit_chinchilla(N, D, L)`` if omitted.
     check_every : int
         Period of the from-scratch grid check (0 disables it).
+    fixed, tie_exponents
+        Constraints of the fit, applied to every refit (see :func:`analysis.chinchilla.fit_chinchilla`).
 
     Returns
     -------
@@ -244,17 +248,18 @@ def chinchilla_bootstrap(
         raise ValueError("budgets must be finite and > 0")
     if check_every < 0:
         raise ValueError(f"check_every must be >= 0, got {check_every}")
+    cons = {"fixed": fixed, "tie_exponents": tie_exponents}
     if full_fit is None:
-        full_fit = fit_chinchilla(N, D, L, delta=delta)
+        full_fit = fit_chinchilla(N, D, L, delta=delta, **cons)
     init = dict(full_fit.params)
     calls = [0]
 
     def fit_fn(N, D, L):
         calls[0] += 1
-        res = fit_chinchilla(N, D, L, delta=delta, init=init)
+        res = fit_chinchilla(N, D, L, delta=delta, init=init, **cons)
         gain = np.nan
         if check_every and calls[0] % check_every == 0:
-            fresh = fit_chinchilla(N, D, L, delta=delta)
+            fresh = fit_chinchilla(N, D, L, delta=delta, **cons)
             gain = max(0.0, (res.objective - fresh.objective) / res.objective)
             if fresh.objective < res.objective:
                 res = fresh

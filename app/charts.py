@@ -13,6 +13,8 @@ import altair as alt
 import numpy as np
 import polars as pl
 
+from app import fmt as textfmt
+
 _W, _H = 640, 380
 #: Categorical colours (Tableau 10): saturated, none near white.
 CATEGORICAL = "tableau10"
@@ -307,9 +309,10 @@ def rolling_backtest_chart(rows: pl.DataFrame) -> alt.Chart:
     altair.Chart
         One Tableau 10 colour per cutoff, legend ordered from small to large cutoffs; x domain fitted to the ratios.
     """
-    d = positive(rows, "extrapolation_ratio").with_columns(
+    d = positive(rows, "extrapolation_ratio")
+    d = d.with_columns(
         (pl.col("relative_error").abs() * 100).alias("abs_error_pct"),
-        pl.col("cutoff").map_elements(lambda c: f"{c:.2g}", return_dtype=pl.String).alias("cutoff_flops"),
+        textfmt.g(d["cutoff"].cast(pl.Float64), 2).alias("cutoff_flops"),
     )
     xdom = log_domain(d["extrapolation_ratio"].to_list(), pad=1.08) if d.height else None
     order = d.sort("cutoff")["cutoff_flops"].unique(maintain_order=True).to_list() if d.height else []

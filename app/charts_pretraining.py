@@ -8,6 +8,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from app import fmt as textfmt
 from app.charts import _BOTTOM, _H, _RIGHT, _W, CATEGORICAL, _log, _values, log_domain, log_scale, positive
 
 
@@ -88,9 +89,8 @@ def isoflop_profiles(points: pl.DataFrame, minima: pl.DataFrame, title: str = ""
     -------
     altair.LayerChart
     """
-    p = positive(points, "n_params", "loss", "budget_flops").with_columns(
-        pl.col("budget_flops").map_elements(lambda c: f"{c:.1e}", return_dtype=pl.String).alias("budget")
-    )
+    p = positive(points, "n_params", "loss", "budget_flops")
+    p = p.with_columns(textfmt.e(p["budget_flops"], 1).alias("budget"))
     x = _log("n_params", "parameters N", fmt="~s", domain=log_domain(p["n_params"].to_list(), pad=1.15))
     y = alt.Y("loss:Q", title="final loss (nats/token)", scale=alt.Scale(zero=False, nice=False, padding=8))
     order = p.sort("budget_flops")["budget"].unique(maintain_order=True).to_list()

@@ -19,6 +19,37 @@ def _db_arg(p: argparse.ArgumentParser, settings: Settings) -> None:
     p.add_argument("--db", default=settings.db, help=f"DuckDB file (default: $SCALING_DB or {settings.db})")
 
 
+def _lock_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="give up (exit 3) when another writer holds the database lock longer than this (default: wait)",
+    )
+
+
+def _serve_args(p: argparse.ArgumentParser, settings: Settings) -> None:
+    p.add_argument(
+        "--host",
+        default=settings.host,
+        help=f"address to bind: localhost (this machine only) or 0.0.0.0 to share on the network "
+        f"(default: $SCALING_HOST or {settings.host})",
+    )
+    p.add_argument(
+        "--port", type=int, default=settings.port, help=f"port (default: $SCALING_PORT or {settings.port})"
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="host name browsers use to reach the app (repeatable; Streamlit's server.allowedHosts against DNS "
+        "rebinding; default: $SCALING_ALLOWED_HOSTS, else localhost names plus this machine's names when --host "
+        "is not local; '*' = any)",
+    )
+
+
 def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and for the README check)."""
     settings = settings or Settings.from_env()
@@ -29,11 +60,24 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
     _db_arg(p, settings)
+    _lock_arg(p)
 
     p = sub.add_parser("ingest", help="ingest run logs and tables (files or folders) into the database")
     _db_arg(p, settings)
     p.add_argument("paths", nargs="+", help="files or folders to ingest (folders are walked recursively)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no per-file lines")
+    p.add_argument(
+        "--json", action="store_true", help="print the summary (every file, status, counts) as JSON"
+    )
+    p.add_argument(
+        "--include-hidden", action="store_true", help="also walk hidden folders and read hidden files"
+    )
+    _lock_arg(p)
+    p.add_argument("--source", help="study name stored in every run's source (default: side-car, tool, folder)")
+    p.add_argument(
+        "--watch", action="store_true", help="keep polling the paths and ingest new and grown files until Ctrl-C"
+    )
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between polls with --watch (default 5)")
 
     p = sub.add_parser("fit", help="fit a scaling law: pretraining, rl or test-time")
     axes = p.add_subparsers(dest="axis", required=True, metavar="AXIS")
@@ -57,7 +101,25 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         "effective compute multipliers",
     )
     fp.add_argument(
-        "--budget", type=float, default=1e23, help="compute budget in FLOPs for N_opt and multipliers"
+        "--budget",
+        type=float,
+        default=None,
+        help="compute budget in FLOPs (default 1e23): N_opt, D_opt, tokens/param (chinchilla), predicted loss "
+        "(compute), N_opt per approach (approaches), multipliers (datamix); refused by the kaplan and "
+        "overtraining laws",
+    )
+    fp.add_argument(
+        "--fix",
+        action="append",
+        metavar="NAME=VALUE",
+        help="constrained fit: hold a parameter fixed, repeatable, e.g. --fix E=1.69 --fix alpha=0.34 "
+        "(chinchilla: E, alpha, beta; compute: E, alpha)",
+    )
+    fp.add_argument(
+        "--tie",
+        action="append",
+        metavar="alpha=beta",
+        help="constrained fit: tie the exponents, --tie alpha=beta (chinchilla only)",
     )
     fp.add_argument("--err-metric", default="err_avg_17", help="overtraining: the downstream error metric")
     fp.add_argument(
@@ -89,7 +151,17 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         help="metric to fit, e.g. val/test_score/openai/gsm8k (verl logs) or val/gsm8k_acc (JSON Lines)",
     )
     fr.add_argument(
-        "--x", choices=["gpu_hours", "step"], default="gpu_hours", help="compute axis (default gpu_hours)"
+        "--x",
+        choices=["gpu_hours", "flops", "tokens", "step"],
+        default="gpu_hours",
+        help="compute axis: GPU-hours, FLOPs or tokens seen (flops_seen / tokens_seen), or optimizer steps "
+        "(labelled by the runs' algorithm); a run that did not log it is listed with the reason (default gpu_hours)",
+    )
+    fr.add_argument(
+        "--include-flagged",
+        action="store_true",
+        help="keep runs whose ceiling A sits at its bound or whose C_mid lies outside the observed compute in the "
+        "size trend (left out by default)",
     )
     fr.add_argument(
         "--transient-cut",
@@ -102,12 +174,82 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     fr.add_argument("--json", action="store_true", help="print the result as JSON")
     fr.add_argument("--no-save", action="store_true", help="do not record the fits in the fits table")
 
-    ft = axes.add_parser("test-time", help="pass@k per model and benchmark and the coverage fit")
+    ft = axes.add_parser(
+        "test-time",
+        help="test-time analyses (--what): pass@k, coverage law, majority@k, thinking tokens, frontier, adaptive",
+    )
     _db_arg(ft, settings)
     ft.add_argument(
-        "--where", help="extra SQL filter over v_eval_by_problem columns, e.g. \"model = 'Pythia 12B'\""
+        "--where",
+        help="extra SQL filter, e.g. \"model = 'Pythia 12B'\"; over v_eval_by_problem (passk, coverage, adaptive) "
+        "or eval_samples columns (majority, thinking, frontier)",
     )
-    ft.add_argument("--k", default="1,10,100", help="comma-separated k values for pass@k (default 1,10,100)")
+    ft.add_argument(
+        "--what",
+        choices=["passk", "coverage", "majority", "thinking", "frontier", "adaptive"],
+        default="passk",
+        help="analysis: passk (pass@k and coverage fits, default), coverage (coverage law, also on eval summary "
+        "tables), majority (majority@k with a tie policy), thinking (stopping point from the fitted accuracy vs "
+        "thinking-token curve), frontier (cost-accuracy Pareto frontier), adaptive (per-difficulty allocation)",
+    )
+    ft.add_argument(
+        "--k",
+        default="1,10,100",
+        help="comma-separated k values for pass@k and majority@k (default 1,10,100)",
+    )
+    ft.add_argument(
+        "--ties",
+        choices=["random", "wrong", "expected"],
+        default="random",
+        help="majority: a tie for the most votes is broken at random with --seed, counts as wrong, or scores "
+        "the share of tied answers that are correct (default random)",
+    )
+    ft.add_argument(
+        "--unparsed",
+        choices=["abstain", "wrong_vote"],
+        default="abstain",
+        help="majority: an answer that failed to parse casts no vote, or votes for one shared wrong answer; "
+        "either way its problem stays in the denominator (default abstain)",
+    )
+    ft.add_argument(
+        "--subsets", type=int, default=100, help="majority: random size-k subsets per problem (default 100)"
+    )
+    ft.add_argument(
+        "--threshold",
+        type=float,
+        default=0.01,
+        help="thinking: smallest worthwhile gain of the fitted curve (accuracy per 1k tokens, or per $ with "
+        "--gain-per usd; default 0.01)",
+    )
+    ft.add_argument(
+        "--gain-per",
+        choices=["tokens", "usd"],
+        default="tokens",
+        help="thinking: threshold unit (default tokens)",
+    )
+    ft.add_argument(
+        "--price",
+        action="append",
+        metavar="MODEL=P_IN,P_OUT",
+        help="$ per 1M input and output tokens for a model without a logged cost_usd (repeatable; others use a "
+        "placeholder, and the output says which)",
+    )
+    ft.add_argument(
+        "--unit",
+        choices=["tokens", "usd", "latency_s"],
+        default=None,
+        help="frontier: cost unit where the benchmark supports it (default: the first each benchmark supports)",
+    )
+    ft.add_argument("--benchmark", default=None, help="frontier: one benchmark (default all)")
+    ft.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="frontier: accuracy to reach at the lowest cost; adaptive: coverage to reach (default 0.5)",
+    )
+    ft.add_argument(
+        "--split-half", action="store_true", help="adaptive: estimate difficulty on half the samples"
+    )
     ft.add_argument(
         "--bootstrap",
         type=int,
@@ -155,11 +297,11 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         metavar="N",
         help="bootstrap replicates kept with each default fit (default 100)",
     )
-    p.add_argument("--port", type=int, default=settings.port, help="port to serve on (default 8501)")
+    _serve_args(p, settings)
 
-    p = sub.add_parser("serve", help="serve the Streamlit app on localhost")
+    p = sub.add_parser("serve", help="serve the Streamlit app (localhost by default; --host to share it)")
     _db_arg(p, settings)
-    p.add_argument("--port", type=int, default=settings.port, help="port (default 8501)")
+    _serve_args(p, settings)
 
     from app.services.simulator_cli import register as register_simulate
 
@@ -169,9 +311,21 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     _db_arg(p, settings)
     p.add_argument("query", help='the SQL query, e.g. "select * from v_final_loss limit 5"')
     p.add_argument(
-        "--timeout", type=float, default=settings.sql_timeout_s, help="seconds before interrupting"
+        "--timeout", type=float, default=settings.sql_timeout_s, help="seconds before the query is killed"
     )
     p.add_argument("--max-rows", type=int, default=settings.sql_max_rows, help="rows returned at most")
+    p.add_argument(
+        "--max-bytes",
+        type=int,
+        default=settings.sql_max_bytes,
+        help="bytes of result data returned at most (default 50 MB)",
+    )
+    p.add_argument(
+        "--memory-mb",
+        type=int,
+        default=settings.sql_memory_mb,
+        help="memory (MiB) the query's worker process may use (default 1024)",
+    )
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     return parser
 
@@ -198,44 +352,105 @@ def to_json(payload) -> str:
 
 
 def cmd_migrate(args) -> int:
-    from data.connect import writable_copy
+    from data.connect import LockTimeoutError, writable_copy
+    from data.ingest.quality import backfill_quality
     from data.migrate import migrate
 
-    with writable_copy(args.db) as con:
-        new = migrate(con)
+    try:
+        with writable_copy(args.db, lock_timeout=args.lock_timeout) as con:
+            new = migrate(con)
+            backfill_quality(con)  # data-quality rows for files loaded before migration 0030
+    except LockTimeoutError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     print(f"{args.db}: applied {len(new)} migration(s)" + (": " + ", ".join(new) if new else " (up to date)"))
     return 0
 
 
+def cmd_watch(args) -> int:
+    import signal
+    import threading
+
+    from data.ingest.watch import watch
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"watching {', '.join(args.paths)} every {args.interval:g} s into {args.db} (Ctrl-C stops)")
+    try:
+        rounds = watch(args.db, args.paths, interval_s=args.interval, source=args.source, stop=stop)
+    except KeyboardInterrupt:
+        rounds = None
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print("stopped" + (f" after {rounds} ingest rounds" if rounds is not None else ""))
+    return 0
+
+
 def cmd_ingest(args) -> int:
+    from dataclasses import asdict
+
     from tqdm import tqdm
 
+    from data.connect import LockTimeoutError
     from data.ingest import ingest_paths
 
+    if args.watch:
+        return cmd_watch(args)
+    quiet = args.quiet or args.json
     try:
         report = ingest_paths(
             args.db,
             args.paths,
-            progress=None
-            if args.quiet
-            else (lambda files: tqdm(files, desc="ingest", unit="file", leave=False)),
+            source=args.source,
+            progress=None if quiet else (lambda files: tqdm(files, desc="ingest", unit="file", leave=False)),
+            include_hidden=args.include_hidden,
+            lock_timeout=args.lock_timeout,
         )
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if not args.quiet:
+    except LockTimeoutError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+    counts = {s: report.count(s) for s in ("loaded", "unchanged", "failed", "skipped")}
+    nothing = counts["loaded"] == 0 and counts["unchanged"] == 0
+    if not quiet:
         for f in report.files:
             if f.status == "failed":
                 print(f"FAILED   {f.path}: {f.message}", file=sys.stderr)
+            elif f.status == "skipped":
+                print(f"skipped  {f.path}: {f.message}", file=sys.stderr)
             elif f.status == "loaded" and f.n_rejects:
                 print(
                     f"loaded   {f.path}: {f.n_runs} runs, {f.n_rows} rows, {f.n_rejects} rejected (see v_rejects)"
                 )
-    print(
-        f"{args.db}: {report.count('loaded')} loaded, {report.count('unchanged')} unchanged, "
-        f"{report.count('failed')} failed, {report.count('skipped')} skipped; {report.n_rejects} rejected records"
-    )
-    return 1 if report.count("failed") else 0
+    if not args.json:
+        warnings = report.warnings
+        for w in warnings[:20]:
+            print(f"warning: run {w}: a pretraining fit will leave it out (docs/FORMATS.md)", file=sys.stderr)
+        if len(warnings) > 20:
+            print(f"warning: {len(warnings) - 20} more runs lack N, D or a loss", file=sys.stderr)
+        print(
+            f"{args.db}: {counts['loaded']} loaded, {counts['unchanged']} unchanged, "
+            f"{counts['failed']} failed, {counts['skipped']} skipped; {report.n_rejects} rejected records"
+        )
+        if nothing:
+            print("error: nothing was loaded from the paths given", file=sys.stderr)
+    else:
+        print(
+            to_json(
+                {
+                    "db": str(args.db),
+                    "counts": counts,
+                    "n_rejects": report.n_rejects,
+                    "nothing_loaded": nothing,
+                    "warnings": report.warnings,
+                    "files": [asdict(f) for f in report.files],
+                }
+            )
+        )
+    return 1 if counts["failed"] or nothing else 0
 
 
 def _save(db: str, records: list[dict]) -> list[str]:
@@ -329,43 +544,117 @@ def cmd_demo(args) -> int:
     build_demo(args.db, SAMPLES_DIR, echo=print, n_boot=args.bootstrap)
     if args.no_serve:
         return 0
-    return serve(args.db, args.port)
+    return serve(
+        args.db, args.port, args.host, args.allowed_host or _split(Settings.from_env().allowed_hosts)
+    )
 
 
-def serve(db: str, port: int) -> int:
-    """Run ``streamlit run app/streamlit_app.py`` with ``SCALING_DB`` set; returns its exit code."""
+def _split(text: str) -> list[str]:
+    return [h for h in text.replace(",", " ").split() if h]
+
+
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def allowed_hosts_for(host: str, explicit: list[str] | None) -> list[str]:
+    """Host names the served app accepts in WebSocket ``Host`` headers (Streamlit's ``server.allowedHosts``).
+
+    ``explicit`` wins when given (``["*"]`` accepts any). Otherwise: the localhost names, and when ``host`` is not
+    a loopback address, this machine's host name, fully qualified name and addresses (and ``host`` itself
+    unless it is a wildcard address).
+    """
+    if explicit:
+        return list(dict.fromkeys(h.strip() for h in explicit if h.strip()))
+    names = list(_LOCAL_HOSTS)
+    if host not in _LOCAL_HOSTS:
+        import socket
+
+        names += [socket.gethostname(), socket.getfqdn()]
+        try:
+            names += socket.gethostbyname_ex(socket.gethostname())[2]
+        except OSError:
+            pass
+        if host not in ("0.0.0.0", "::", ""):
+            names.append(host)
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def serve(
+    db: str, port: int, host: str = "localhost", allowed_hosts: list[str] | None = None, *, echo=print
+) -> int:
+    """Run ``streamlit run app/streamlit_app.py`` with ``SCALING_DB`` set until it exits or we get a signal.
+
+    Streamlit runs in its own process group. SIGTERM, SIGINT (Ctrl-C) and SIGHUP to this process are forwarded to
+    that whole group; if the server has not stopped 10 s later the group is killed. Whatever remains of the group
+    (e.g. query workers) is killed when the server exits, so the port is always freed. Returns 0 after a
+    signal, else Streamlit's exit code.
+    """
+    import signal
+    import time
+
+    hosts = allowed_hosts_for(host, allowed_hosts)
     env = dict(os.environ, SCALING_DB=str(Path(db).resolve()))
     cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(REPO_ROOT / "app" / "streamlit_app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "localhost",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    print(f"serving {db} at http://localhost:{port}  (Ctrl-C to stop)")
+        sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app" / "streamlit_app.py"),
+        "--server.port", str(port), "--server.address", host,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    for h in hosts:
+        cmd += ["--server.allowedHosts", h]
+    shown = "localhost" if host in _LOCAL_HOSTS else host
+    echo(f"serving {db} at http://{shown}:{port}  (accepted host names: {', '.join(hosts)}; Ctrl-C to stop)")
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, start_new_session=True)
+    stopping: list[float] = []
+
+    def kill_group(sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def forward(signum, _frame) -> None:
+        if not stopping:
+            stopping.append(time.monotonic())
+        kill_group(signal.SIGTERM)
+
+    sigs = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+    import threading
+
+    in_main = threading.current_thread() is threading.main_thread()  # handlers can only be set there
+    previous = {sig: signal.signal(sig, forward) for sig in sigs} if in_main else {}
     try:
-        return subprocess.call(cmd, env=env, cwd=REPO_ROOT)
-    except KeyboardInterrupt:
-        return 0
+        while True:
+            try:
+                rc = proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping and time.monotonic() - stopping[0] > 10:
+                    kill_group(signal.SIGKILL)
+    finally:
+        kill_group(signal.SIGKILL)  # anything left in the group (the server's own children)
+        if proc.poll() is None:
+            proc.wait(timeout=10)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0 if stopping else rc
 
 
 def cmd_sql(args) -> int:
-    from data.sql_console import QueryTimeout, run_sql
+    from data.sql_console import QueryTimeout, SqlError, run_sql
 
     try:
-        res = run_sql(args.db, args.query, timeout_s=args.timeout, max_rows=args.max_rows)
-    except (QueryTimeout, ValueError, FileNotFoundError) as e:
+        res = run_sql(
+            args.db,
+            args.query,
+            timeout_s=args.timeout,
+            max_rows=args.max_rows,
+            max_bytes=args.max_bytes,
+            memory_mb=args.memory_mb,
+        )
+    except (QueryTimeout, SqlError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except Exception as e:  # duckdb errors: syntax, read-only, missing table
+    except Exception as e:  # never a traceback for a console query
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     if args.csv:
@@ -376,7 +665,7 @@ def cmd_sql(args) -> int:
         with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=60):
             print(res.frame)
     if res.truncated:
-        print(f"(truncated at {args.max_rows} rows)", file=sys.stderr)
+        print(f"(truncated at {res.frame.height:,} rows: {res.truncated_reason})", file=sys.stderr)
     return 0
 
 
@@ -388,13 +677,17 @@ def cmd_simulate(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scaling`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    args = build_parser(settings).parse_args(argv)
+    settings.apply_filter_limits()
     handler = {
         "migrate": cmd_migrate,
         "ingest": cmd_ingest,
         "fit": cmd_fit,
         "demo": cmd_demo,
-        "serve": lambda a: serve(a.db, a.port),
+        "serve": lambda a: serve(
+            a.db, a.port, a.host, a.allowed_host or _split(Settings.from_env().allowed_hosts)
+        ),
         "sql": cmd_sql,
         "size": cmd_size,
         "simulate": cmd_simulate,

@@ -12,7 +12,7 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from app import cache  # noqa: E402
+from app import auth, cache  # noqa: E402
 
 st.set_page_config(page_title="Scaling dashboard", page_icon=":material/show_chart:", layout="wide")
 
@@ -35,18 +35,37 @@ PAGES = {
     ],
     "Records": [
         st.Page("app_pages/fits.py", title="Stored fits", icon=":material/inventory_2:"),
-        st.Page("app_pages/sql_console.py", title="SQL console", icon=":material/terminal:"),
+        CONSOLE_PAGE := st.Page("app_pages/sql_console.py", title="SQL console", icon=":material/terminal:"),
     ],
 }
 
-path, mtime = cache.db_state()
+cache.settings().apply_filter_limits()  # time and memory limits of user filters (they run in sandbox workers)
+path, version = cache.db_state()
+
+
+def _rerun_on_new_data(seen: cache.Version) -> None:
+    """Rerun the whole page when the database file was replaced (an ingest finished): new data in seconds."""
+    if cache.db_state()[1] != seen:
+        st.rerun(scope="app")
+
+
 with st.sidebar:
     st.caption(f"Database: `{path}`")
-    if not mtime:
+    if not version:
         st.error(f"No database at {path}. Run `scaling demo` or `scaling ingest PATH --db {path}`.")
+    refresh_s = cache.settings().refresh_s
+    if refresh_s > 0:
+        st.fragment(run_every=refresh_s)(_rerun_on_new_data)(version)
+
+if not auth.sign_in_wall():  # sign-in configured and nobody signed in: only the sign-in screen
+    st.stop()
+console = auth.current_console_access(cache.settings().console_users)
+if not console.allowed:  # pages not given to st.navigation cannot be opened, not even by URL
+    PAGES = {group: [p for p in pages if p is not CONSOLE_PAGE] for group, pages in PAGES.items()}
+    st.sidebar.caption(f"SQL console unavailable: {console.reason}.")
 
 page = st.navigation(PAGES)
-if mtime:
+if version:
     page.run()
 else:
     st.title("No data yet")

@@ -9,29 +9,35 @@ import polars as pl
 import streamlit as st
 
 from analysis.results import FitResult
-from app import charts
+from app import charts, fmt
 from app.services.records import js_safe
 
-__all__ = ["js_safe", "human", "sci", "as_text", "ci_text", "metric_grid"]
+__all__ = ["js_safe", "human", "sci", "gfmt", "ffmt", "as_text", "ci_text", "metric_grid"]
+
+#: A column formatter: numbers in, text out, same length (vectorised; see ``app.fmt``).
+Formatter = Callable[[pl.Series], pl.Series]
 
 _SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 
 
-def human(v: float | None, digits: int = 4) -> str:
+def human(v, digits: int = 4):
     """A count with a B/T-style suffix and ``digits`` significant digits: 7.12e9 -> "7.12B", 1.295e12 -> "1.295T".
 
     Parameters
     ----------
-    v : float or None
-        Any number (parameters, tokens); values >= 1e15 fall back to scientific notation.
+    v : float, None or polars.Series
+        Any number (parameters, tokens); values >= 1e15 fall back to scientific notation. A Series is formatted
+        as a whole with vectorised polars operations (``app.fmt.human``, same text per value).
     digits : int
         Significant digits.
 
     Returns
     -------
-    str
+    str or polars.Series
         "" for None or NaN; "inf" / "-inf" as such.
     """
+    if isinstance(v, pl.Series):
+        return fmt.human(v, digits)
     if v is None or v != v:
         return ""
     if math.isinf(v):
@@ -45,34 +51,60 @@ def human(v: float | None, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
-def sci(v: float | None, digits: int = 3) -> str:
-    """Scientific notation with ``digits`` decimals (FLOPs): 8.3812e22 -> "8.381e+22"; "" for None or NaN."""
+def sci(v, digits: int = 3):
+    """Scientific notation with ``digits`` decimals (FLOPs): 8.3812e22 -> "8.381e+22"; "" for None or NaN.
+
+    A polars Series is formatted as a whole (``app.fmt.sci``) and a String Series returned.
+    """
+    if isinstance(v, pl.Series):
+        return fmt.sci(v, digits)
     if v is None or v != v:
         return ""
     return f"{v:.{digits}e}"
 
 
-def as_text(frame: pl.DataFrame, formats: dict[str, Callable[[float], str]]) -> pl.DataFrame:
-    """Columns of ``frame`` rewritten as text with the given formatter (e.g. ``human``, ``sci``); same shape.
+def gfmt(digits: int) -> Formatter:
+    """Column formatter with ``digits`` significant digits (Python's ``.{digits}g``), vectorised."""
+    return lambda s: fmt.g(s, digits)
+
+
+def ffmt(decimals: int) -> Formatter:
+    """Column formatter with ``decimals`` fixed decimals (Python's ``.{decimals}f``), vectorised."""
+    return lambda s: fmt.f(s, decimals)
+
+
+def as_text(frame: pl.DataFrame, formats: dict[str, Formatter]) -> pl.DataFrame:
+    """Columns of ``frame`` rewritten as text with the given column formatter (``human``, ``sci``, ``gfmt(4)``).
 
     Big numbers (> 2^53) shown as text are neither greyed by Streamlit nor shown with spurious decimals.
-    Columns absent from ``frame`` are ignored; nulls and NaN become "".
+    Columns absent from ``frame`` are ignored; nulls and NaN become "". Formatters take and return a whole
+    ``polars.Series`` (no per-element Python callback: those deadlock a served app, see ``app.fmt``).
     """
-    return frame.with_columns(
-        pl.col(c).map_elements(fn, return_dtype=pl.String, skip_nulls=False).alias(c)
-        for c, fn in formats.items()
-        if c in frame.columns
-    )
+    out = []
+    for c, fn in formats.items():
+        if c not in frame.columns:
+            continue
+        col = frame.get_column(c)
+        text = fn(col).cast(pl.String).fill_null("")
+        missing = col.is_null() | (
+            col.is_nan() if col.dtype.is_float() else pl.repeat(False, len(col), eager=True)
+        )
+        out.append(text.zip_with(~missing, pl.Series([""] * len(col))).alias(c))
+    return frame.with_columns(out) if out else frame
 
 
-def ci_text(col: str, fmt: Callable[[float], str], when: pl.Expr | None = None) -> pl.Expr:
-    """Text "value [lo, hi]" of columns ``col``, ``col_lo``, ``col_hi`` (formatted with ``fmt``), named ``col``.
+def ci_text(frame: pl.DataFrame, col: str, fmt_: Formatter, when: pl.Expr | None = None) -> pl.Series:
+    """Text "value [lo, hi]" of columns ``col``, ``col_lo``, ``col_hi`` of ``frame`` (formatted with ``fmt_``).
 
-    Rows where ``when`` is false get "" (e.g. approaches that do not apply, whose values are NaN).
+    Returns a String Series named ``col``, one value per row of ``frame``. Rows where ``when`` is false get ""
+    (e.g. approaches that do not apply, whose values are NaN).
     """
-    parts = [pl.col(c).map_elements(fmt, return_dtype=pl.String) for c in (col, f"{col}_lo", f"{col}_hi")]
-    text = pl.format("{} [{}, {}]", *parts)
-    return (text if when is None else pl.when(when).then(text).otherwise(pl.lit(""))).alias(col)
+    parts = [fmt_(frame.get_column(c)) for c in (col, f"{col}_lo", f"{col}_hi")]
+    text = pl.select(pl.format("{} [{}, {}]", *parts)).to_series()
+    if when is not None:
+        keep = frame.select(when.fill_null(False)).to_series()
+        text = text.zip_with(keep, pl.Series([""] * len(text)))
+    return text.alias(col)
 
 
 def metric_grid(items: Sequence[tuple[str, str, str | None]], per_row: int = 4) -> None:

@@ -1,13 +1,18 @@
 """Named read queries. Each takes a connection (so tests can hand in any) and returns a polars DataFrame.
 
 Parameters are always bound. ``where`` arguments are user-written SQL boolean expressions over the named view's
-columns (the CLI's ``--where``); they are only ever run on read-only connections.
+columns (the CLI's ``--where``, the Test-time page's filter box). A query that carries one never runs on the
+caller's connection: it runs in a sandboxed worker process on the same database file (:func:`data.sandbox.run_filter`:
+the filter is checked by DuckDB's parser, the worker is killed at the filter time limit, memory is capped) and
+raises :class:`data.sandbox.FilterError` (a ``ValueError`` and a ``duckdb.Error``) when refused or failing.
 """
 
 from __future__ import annotations
 
 import duckdb
 import polars as pl
+
+from data.sandbox import run_filter
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
@@ -27,21 +32,39 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
         cur.close()
 
 
-def _where(where: str | None) -> str:
-    """`` AND (<user filter>)`` or empty; the filter must be one expression (no statement separator)."""
-    if not where:
-        return ""
-    if ";" in where:
-        raise ValueError(f"--where must be one SQL expression, got {where!r}")
-    return f" AND ({where})"
+def _row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple:
+    cur = con.cursor()
+    try:
+        return cur.execute(sql, params or []).fetchone()
+    finally:
+        cur.close()
 
 
-def _filtered(view: str, source: str | None, where: str | None, order: str) -> tuple[str, list]:
-    sql, params = f"SELECT * FROM {view} WHERE TRUE", []
+def _select(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    where: str | None,
+    conditions: str = "",
+    params: list | None = None,
+    order: str = "1",
+    columns: str = "*",
+) -> pl.DataFrame:
+    """``SELECT columns FROM view WHERE TRUE <conditions> ORDER BY order``, restricted by the user filter ``where``.
+
+    Without a filter the query runs on ``con``; with one it runs in the sandbox (see the module docstring).
+    """
+    template = f"SELECT {columns} FROM {{filtered}} WHERE TRUE{conditions} ORDER BY {order}"
+    if not where or not where.strip():
+        return _frame(con, template.replace("{filtered}", view), params)
+    return run_filter(con, view, where, template, params)
+
+
+def _filtered(view: str, source: str | None, where: str | None, order: str) -> dict:
+    """Arguments of :func:`_select` for ``view`` restricted to one source (if given) and a user filter."""
+    conditions, params = "", []
     if source:
-        sql += " AND source = ?"
-        params.append(source)
-    return sql + _where(where) + f" ORDER BY {order}", params
+        conditions, params = " AND source = ?", [source]
+    return {"view": view, "where": where, "conditions": conditions, "params": params, "order": order}
 
 
 def run_counts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -107,24 +130,21 @@ def pretrain_points(
     con: duckdb.DuckDBPyConnection, source: str | None = None, where: str | None = None
 ) -> pl.DataFrame:
     """Rows of ``v_pretrain_points`` (N, D, C, final loss per run), optionally filtered."""
-    sql, params = _filtered("v_pretrain_points", source, where, "compute_flops, run_id")
-    return _frame(con, sql, params)
+    return _select(con, **_filtered("v_pretrain_points", source, where, "compute_flops, run_id"))
 
 
 def isoflop_points(
     con: duckdb.DuckDBPyConnection, source: str | None = None, where: str | None = None
 ) -> pl.DataFrame:
     """Rows of ``v_isoflop_points`` (points with a nominal budget), optionally filtered."""
-    sql, params = _filtered("v_isoflop_points", source, where, "budget_flops, n_params")
-    return _frame(con, sql, params)
+    return _select(con, **_filtered("v_isoflop_points", source, where, "budget_flops, n_params"))
 
 
 def loss_curves(
     con: duckdb.DuckDBPyConnection, source: str | None = None, where: str | None = None
 ) -> pl.DataFrame:
     """Per-step loss of pretraining runs (``v_loss_curves``)."""
-    sql, params = _filtered("v_loss_curves", source, where, "run_id, step")
-    return _frame(con, sql, params)
+    return _select(con, **_filtered("v_loss_curves", source, where, "run_id, step"))
 
 
 def final_metrics(con: duckdb.DuckDBPyConnection, source: str, metrics: list[str]) -> pl.DataFrame:
@@ -174,29 +194,32 @@ def rl_curves(
     where: str | None = None,
 ) -> pl.DataFrame:
     """One RL metric per step with compute axes (``v_rl_curves``), for some or all runs."""
-    sql, params = "SELECT * FROM v_rl_curves WHERE metric = ?", [metric]
+    conditions, params = " AND metric = ?", [metric]
     if run_ids:
-        sql += " AND run_id IN (SELECT unnest(?::VARCHAR[]))"
+        conditions += " AND run_id IN (SELECT unnest(?::VARCHAR[]))"
         params.append(run_ids)
-    return _frame(con, sql + _where(where) + " ORDER BY run_id, step", params)
+    return _select(con, "v_rl_curves", where, conditions, params, "run_id, step")
 
 
 def eval_by_problem(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
     """Per-problem (n, c) counts for every inference configuration (``v_eval_by_problem``)."""
-    sql, params = _filtered("v_eval_by_problem", None, where, "run_id, problem_id")
-    return _frame(con, sql, params)
+    return _select(con, **_filtered("v_eval_by_problem", None, where, "run_id, problem_id"))
 
 
 def eval_configs(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
     """Per-configuration accuracy and token means (``v_eval_configs``)."""
-    sql, params = _filtered("v_eval_configs", None, where, "model, benchmark, setting")
-    return _frame(con, sql, params)
+    return _select(con, **_filtered("v_eval_configs", None, where, "model, benchmark, setting"))
 
 
 def eval_samples(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
     """Per-answer rows (without ``extra_json``), optionally filtered."""
-    sql = "SELECT * EXCLUDE (extra_json, file_id) FROM eval_samples WHERE TRUE" + _where(where)
-    return _frame(con, sql + " ORDER BY run_id, problem_id, sample_idx")
+    return _select(
+        con,
+        "eval_samples",
+        where,
+        order="run_id, problem_id, sample_idx",
+        columns="* EXCLUDE (extra_json, file_id)",
+    )
 
 
 def eval_runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -205,3 +228,83 @@ def eval_runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         con,
         "SELECT run_id, source, model_family AS model, n_params FROM runs WHERE kind = 'eval' ORDER BY run_id",
     )
+
+
+def fit_gaps(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Pretraining runs a scaling fit cannot use yet: which of N, D, C or a loss they lack.
+
+    Columns: source, run_id, missing (e.g. ``"N (n_params), C (compute_flops)"``), source_file. C is filled as
+    6ND at ingest when N and D are known, so adding N and D (side-car file ``scaling_run.json``) fills it.
+    """
+    return _frame(
+        con,
+        "SELECT source, run_id, concat_ws(', ', "
+        "  CASE WHEN n_params IS NULL THEN 'N (n_params)' END, CASE WHEN n_tokens IS NULL THEN 'D (n_tokens)' END, "
+        "  CASE WHEN compute_flops IS NULL THEN 'C (compute_flops)' END, "
+        "  CASE WHEN loss_metric IS NULL THEN 'a loss (loss_metric)' END) AS missing, source_file "
+        "FROM runs WHERE kind = 'pretrain' AND (n_params IS NULL OR n_tokens IS NULL OR compute_flops IS NULL "
+        "  OR loss_metric IS NULL) ORDER BY source, run_id",
+    )
+
+
+#: Counts of ``v_data_quality`` that flag something worth a look (``n_points`` and ``n_zero`` are context).
+DATA_QUALITY_FLAGS: tuple[str, ...] = (
+    "n_resets",
+    "n_overlaps",
+    "n_duplicates_collapsed",
+    "n_nonfinite",
+    "n_spikes",
+    "n_level_shifts",
+)
+
+
+def data_quality_totals(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Sums over ``v_data_quality``: points stored, (run, metric) series, and each flag count
+    (``n_resets`` is counted once per run: restarts of its step counter)."""
+    row = _row(
+        con,
+        "SELECT count(*), coalesce(sum(n_points), 0), coalesce(sum(n_overlaps), 0), "
+        "coalesce(sum(n_duplicates_collapsed), 0), coalesce(sum(n_nonfinite), 0), coalesce(sum(n_zero), 0), "
+        "coalesce(sum(n_spikes), 0), coalesce(sum(n_level_shifts), 0), "
+        "(SELECT coalesce(sum(r), 0) FROM (SELECT max(n_resets) AS r FROM v_data_quality GROUP BY run_id)) "
+        "FROM v_data_quality",
+    )
+    keys = (
+        "n_series",
+        "n_points",
+        "n_overlaps",
+        "n_duplicates_collapsed",
+        "n_nonfinite",
+        "n_zero",
+        "n_spikes",
+        "n_level_shifts",
+        "n_resets",
+    )
+    return {k: int(v) for k, v in zip(keys, row, strict=True)}
+
+
+def data_quality(con: duckdb.DuckDBPyConnection, flagged_only: bool = True, limit: int = 500) -> pl.DataFrame:
+    """Rows of ``v_data_quality`` (one per run and metric), those with any flag first, capped at ``limit``.
+
+    ``flagged_only`` keeps the rows where a count in :data:`DATA_QUALITY_FLAGS` is above zero.
+    """
+    flagged = " + ".join(DATA_QUALITY_FLAGS)
+    where = f"WHERE {flagged} > 0" if flagged_only else ""
+    return _frame(
+        con,
+        f"SELECT * FROM v_data_quality {where} ORDER BY ({flagged}) DESC, run_id, metric LIMIT ?",
+        [limit],
+    )
+
+
+def isoflop_cells(
+    con: duckdb.DuckDBPyConnection, source: str | None = None, where: str | None = None
+) -> pl.DataFrame:
+    """Rows of ``v_isoflop_cells``: every isoFLOP run of a source, with its final loss (NULL if none) and the last
+    tokens it logged (NULL without per-step rows), optionally filtered."""
+    return _select(con, **_filtered("v_isoflop_cells", source, where, "budget_flops, n_params, run_id"))
+
+
+def eval_summary(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
+    """Rows of ``v_eval_summary`` (aggregated accuracy / pass@k per configuration and budget), optionally filtered."""
+    return _select(con, **_filtered("v_eval_summary", None, where, "model, benchmark, setting, k, run_id"))

@@ -1,71 +1,96 @@
-"""Guarded user SQL (datasette's ``Database.execute`` pattern): read-only, time-limited, row-capped."""
+"""Guarded user SQL for the SQL console page and ``scaling sql``: one read statement in a sandboxed worker.
+
+Every query runs in a separate worker process (:mod:`data.sandbox`) on a fresh, locked, read-only DuckDB
+instance, with a wall-clock limit enforced by killing the worker, an address-space limit, and caps on the rows
+and bytes returned. Only read statements pass, as classified by DuckDB's own parser (statement types). Nothing a
+query does can change another user's results or stop the caller. (Pattern: datasette's ``Database.execute``
+time limit and row cap; DuckDB "Securing DuckDB" settings; a killable subprocess as duckdb/duckdb#15925 advises.)
+"""
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
-from data.connect import open_ro
+from data.sandbox import Limits, QueryTimeout, SqlError, StatementRefused, run_query
+from data.sandbox_worker import READ_HELP
 
+__all__ = ["READ_HELP", "QueryTimeout", "SqlError", "SqlResult", "StatementRefused", "run_sql"]
 
-class SqlError(ValueError):
-    """The query failed: syntax error, missing table, a write refused by the read-only connection, file access."""
-
-
-class QueryTimeout(RuntimeError):
-    """The query ran longer than the time limit and was interrupted."""
+#: Default cap on the Arrow bytes a console result may hold (50 MB).
+DEFAULT_MAX_BYTES = 50_000_000
+#: Default memory a console query may use, MiB (address space added to the worker; DuckDB gets 60 %).
+DEFAULT_MEMORY_MB = 1024
 
 
 @dataclass(frozen=True)
 class SqlResult:
-    """Result of a console query: rows (at most ``max_rows``), whether more existed, and the time taken."""
+    """Result of a console query.
+
+    Attributes
+    ----------
+    frame : polars.DataFrame
+        The rows (at most ``max_rows`` rows and about ``max_bytes`` bytes).
+    truncated : bool
+        Whether more rows existed than were returned.
+    elapsed_s : float
+        Wall-clock seconds of the whole call (worker round trip included).
+    truncated_reason : str or None
+        Why the result was cut (the row cap or the byte cap), None when complete.
+    """
 
     frame: pl.DataFrame
     truncated: bool
     elapsed_s: float
+    truncated_reason: str | None = None
 
 
-def run_sql(db_path: str | Path, sql: str, *, timeout_s: float = 5.0, max_rows: int = 10_000) -> SqlResult:
-    """Run one read-only query with a time limit and a row cap.
+def run_sql(
+    db_path: str | Path,
+    sql: str,
+    *,
+    timeout_s: float = 5.0,
+    max_rows: int = 10_000,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+) -> SqlResult:
+    """Run one read statement in a sandboxed worker process with hard time and memory limits.
+
+    Parameters
+    ----------
+    db_path : str or Path
+        DuckDB file (opened read-only, in the worker only).
+    sql : str
+        One read statement (see :data:`READ_HELP`); a comment after the final ``;`` is fine.
+    timeout_s : float
+        Wall-clock seconds before the worker is killed.
+    max_rows, max_bytes : int
+        Caps on the returned rows and Arrow bytes; the result says whether and why it was truncated.
+    memory_mb : int
+        MiB of memory the worker may add (``RLIMIT_DATA``); DuckDB's ``memory_limit`` is 60 % of it.
 
     Raises
     ------
-    QueryTimeout
-        If the query exceeds ``timeout_s`` (it is interrupted).
-    SqlError
-        Syntax errors, writes (refused by the read-only connection), missing tables, access to other files.
     ValueError
-        If ``sql`` is empty.
+        ``sql`` is empty.
+    StatementRefused
+        Not exactly one read statement; the message names the refused statement type (a :class:`SqlError`).
+    SqlError
+        Syntax errors, missing tables, file access, out of memory, or the query crashed its worker.
+    QueryTimeout
+        The query ran longer than ``timeout_s`` (its worker was killed).
+    FileNotFoundError
+        ``db_path`` does not exist.
     """
     if not sql.strip():
         raise ValueError("empty query")
-    con = open_ro(db_path)
-    try:
-        n_statements = len(con.extract_statements(sql))
-    except duckdb.Error:
-        n_statements = 1  # let the query itself report the syntax error
-    if n_statements > 1:
-        con.close()
-        raise ValueError(f"one statement at a time, got {n_statements}")
-    timer = threading.Timer(timeout_s, con.interrupt)
     t0 = time.perf_counter()
-    timer.start()
-    try:
-        rel = con.sql(sql)
-        if rel is None:
-            return SqlResult(pl.DataFrame(), False, time.perf_counter() - t0)
-        frame = rel.limit(max_rows + 1).pl()
-    except duckdb.InterruptException as e:
-        raise QueryTimeout(f"query interrupted after {timeout_s:g} s") from e
-    except duckdb.Error as e:
-        raise SqlError(f"{type(e).__name__}: {e}") from e
-    finally:
-        timer.cancel()
-        con.close()
-    truncated = frame.height > max_rows
-    return SqlResult(frame.head(max_rows), truncated, time.perf_counter() - t0)
+    limits = Limits(
+        timeout_s=float(timeout_s), memory_mb=int(memory_mb), max_rows=int(max_rows), max_bytes=int(max_bytes)
+    )
+    ans = run_query(db_path, sql, limits)
+    reason = ans.truncated_reason
+    return SqlResult(ans.frame, reason is not None, time.perf_counter() - t0, reason)

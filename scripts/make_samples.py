@@ -439,6 +439,10 @@ def verl(shared: Path, out: Path) -> list[Path]:
         written.append(_write_jsonl([meta, *_verl_records(rows)], dst / "jsonl" / f"{csv_run_id}.jsonl"))
     for log in sorted((src / "raw").glob("*.log")):
         written.append(_copy(log, dst / "raw" / log.name))
+    # side-car: the raw logs' study name (the verl adapter's default would be the folder name, "raw")
+    car = dst / "raw" / "scaling_run.json"
+    car.write_text(json.dumps({"source": "verl_gsm8k_ppo"}) + "\n")
+    written.append(car)
     return written
 
 

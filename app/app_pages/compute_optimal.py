@@ -76,7 +76,7 @@ with st.spinner(f"Fitting three approaches with {n_boot} replicates each..."):
         st.stop()
 
 table = res.table
-ok = table.filter(pl.col("status") == "ok")
+ok = table.filter(pl.col("status").is_in(["ok", "warning"]))
 if ok.height == 0:
     st.error("No approach applies to this selection: " + "; ".join(table["reason"].to_list()))
     st.stop()
@@ -103,18 +103,20 @@ for row in ok.iter_rows(named=True):
         ),
     ]
 widgets.metric_grid(tiles, per_row=3)
-for row in table.filter(pl.col("status") != "ok").iter_rows(named=True):
+for row in table.filter(pl.col("status") == "warning").iter_rows(named=True):
+    st.warning(f"{row['approach']}: fitted but unreliable -- {row['reason']}")
+for row in table.filter(pl.col("status") == "not applicable").iter_rows(named=True):
     st.info(f"{row['approach']}: not applicable -- {row['reason']}")
 
 st.subheader("Comparison")
-ok_row = pl.col("status") == "ok"
+ok_row = pl.col("status").is_in(["ok", "warning"])
 st.dataframe(
     table.select(
         "approach",
-        widgets.ci_text("a", lambda v: f"{v:.3f}", ok_row),
-        widgets.ci_text("b", lambda v: f"{v:.3f}", ok_row),
-        widgets.ci_text("N_opt", widgets.human, ok_row),
-        pl.col("D_opt").map_elements(widgets.human, return_dtype=pl.String),
+        widgets.ci_text(table, "a", widgets.ffmt(3), ok_row),
+        widgets.ci_text(table, "b", widgets.ffmt(3), ok_row),
+        widgets.ci_text(table, "N_opt", widgets.human, ok_row),
+        widgets.human(table["D_opt"]),
         "n_points",
     ),
     hide_index=True,
@@ -148,17 +150,30 @@ st.altair_chart(
     ),
     width="stretch",
 )
-if res.profiles.height:
+if res.minima.height:
     st.subheader("isoFLOP profiles")
-    st.altair_chart(
-        cp.isoflop_profiles(res.profiles, res.minima, title="final loss vs N per budget (vertices marked)"),
-        width="stretch",
-    )
+    if res.profiles.height:
+        st.altair_chart(
+            cp.isoflop_profiles(
+                res.profiles, res.minima, title="final loss vs N per budget (vertices marked)"
+            ),
+            width="stretch",
+        )
     st.dataframe(
         widgets.as_text(
             res.minima.select(
                 c
-                for c in ("C", "N_opt", "D_opt", "L_opt", "tokens_per_param", "n_points", "status")
+                for c in (
+                    "C",
+                    "N_opt",
+                    "tokens_per_param",
+                    "n_points",
+                    "n_cells",
+                    "excluded",
+                    "convex",
+                    "bracketed",
+                    "status",
+                )
                 if c in res.minima.columns
             ),
             {"C": lambda v: widgets.sci(v, 2), "N_opt": widgets.human, "D_opt": widgets.human},
@@ -172,5 +187,11 @@ if res.profiles.height:
             "L_opt": st.column_config.NumberColumn("L_opt (nats/token)", format="%.4f"),
             "tokens_per_param": st.column_config.NumberColumn("tokens / param", format="%.1f"),
             "n_points": "runs in parabola",
+            "n_cells": "runs at budget",
+            "excluded": st.column_config.TextColumn("excluded (why)", help=res.notes["approach2_rules"]),
         },
     )
+    st.caption("Budget checks: " + res.notes["approach2_rules"])
+    if res.excluded_cells.height:
+        with st.expander(f"{res.excluded_cells.height} isoFLOP cells excluded (which and why)"):
+            st.dataframe(res.excluded_cells, hide_index=True, key=K + "excluded")

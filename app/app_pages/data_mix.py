@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from app import cache, widgets
+from app import cache, fmt, widgets
 from app import charts_pretraining as cp
 from app.services.approaches import selection_filter
 
@@ -71,13 +71,7 @@ for col, row in zip(cols, others.iter_rows(named=True), strict=False):
 shown = t.select(
     "mix",
     "multiplier",
-    pl.format(
-        "[{}, {}]",
-        *(
-            pl.col(c).map_elements(lambda v: f"{v:.3g}", return_dtype=pl.String)
-            for c in ("multiplier_lo", "multiplier_hi")
-        ),
-    ).alias("mult_ci"),
+    pl.format("[{}, {}]", *(fmt.g(t[c], 3) for c in ("multiplier_lo", "multiplier_hi"))).alias("mult_ci"),
     "L",
     "E",
     pl.format("[{}, {}]", *(pl.col(c).round(3) for c in ("E_lo", "E_hi"))).alias("E_ci"),
@@ -86,6 +80,7 @@ shown = t.select(
     pl.format("[{}, {}]", *(pl.col(c).round(4) for c in ("alpha_lo", "alpha_hi"))).alias("alpha_ci"),
     "n_points",
     *(["reason"] if (t["reason"] != "ok").any() else []),  # only when a fit is not usable
+    *(["identifiability"] if (t["identifiability"] != "identified").any() else []),  # only when one is not
 )
 st.dataframe(
     shown,
@@ -104,6 +99,9 @@ st.dataframe(
         "alpha_ci": "alpha 95%",
         "n_points": "frontier points",
         "reason": "status",
+        "identifiability": st.column_config.TextColumn(
+            "identifiability", help="objective profiles of E and alpha (README, 'Fit verdicts')"
+        ),
     },
 )
 c_max = float(res.points["compute_flops"].max())

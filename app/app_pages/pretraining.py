@@ -3,7 +3,17 @@
 import streamlit as st
 
 from app import cache, charts, state, widgets
-from app.services.pretraining import LAWS, allocation_table, budget_warning, fit_warnings, loss_curves
+from app.services.pretraining import (
+    FIXABLE,
+    LAWS,
+    TIEABLE,
+    allocation_table,
+    budget_warnings,
+    describe_constraints,
+    fit_warnings,
+    identifiability_table,
+    loss_curves,
+)
 
 st.title("Pretraining scaling fit")
 sources = cache.q("pretrain_sources")
@@ -12,6 +22,15 @@ if sources.height == 0:
         "No pretraining runs with N, D, C and a final loss yet. Ingest some (see README, 'Using your own logs')."
     )
     st.stop()
+# first visit: open on the most identifiable stored fit with a plausible compute-optimal ratio
+if state.PRE_SOURCE not in st.session_state:
+    default = cache.service("app.services.pretraining:default_selection")
+    if default and default["source"] in sources["source"].to_list():
+        st.session_state[state.PRE_SOURCE] = default["source"]
+        if default["corpus"]:
+            st.session_state[state.PRE_CORPUS] = default["corpus"]
+        if default["recipe"]:
+            st.session_state[state.PRE_CORPUS + ".recipe"] = default["recipe"]
 source = st.selectbox(
     "Source",
     sources["source"].to_list(),
@@ -29,16 +48,43 @@ law = st.radio(
     format_func={"chinchilla": "Chinchilla L(N, D)", "compute": "Compute law L(C)"}.get,
     help="Chinchilla: " + LAWS["chinchilla"] + ". Compute law: " + LAWS["compute"] + ".",
 )
+fixed: dict[str, float] = {}
+with st.expander("Constraints (fixed E, fixed or tied exponents)"):
+    cols = st.columns(len(FIXABLE[law]) + (law in TIEABLE))
+    for col, name in zip(cols, FIXABLE[law], strict=False):
+        with col:
+            if st.checkbox(f"fix {name}", key=f"pretraining.fix_{name}"):
+                fixed[name] = st.number_input(
+                    f"{name} =",
+                    value={"E": 1.69, "alpha": 0.34, "beta": 0.28}[name],
+                    min_value=0.0,
+                    format="%.4f",
+                    key=f"pretraining.fix_{name}_value",
+                    help="E in nats/token (> 0); exponents in [0, 2.5]",
+                )
+    tie = law in TIEABLE and cols[-1].checkbox(
+        "tie alpha = beta", key="pretraining.tie", help="one shared exponent for N and D"
+    )
 n_boot = cache.settings().bootstrap
 with st.spinner(f"Fitting {law} with {n_boot} bootstrap replicates over runs..."):
     try:
-        fit = cache.pretraining_fit(
-            *cache.db_state(), source, where, law, n_boot, cache.settings().seed, True
+        fit = cache.service(
+            "app.services.pretraining:fit_selection",
+            source,
+            where,
+            law,
+            n_boot,
+            cache.settings().seed,
+            True,
+            fixed=tuple(sorted(fixed.items())),
+            tie=bool(tie),
         )
     except ValueError as e:
         st.error(f"Cannot fit {law} to {source}: {e}")
         st.stop()
 r = fit.result
+ident = fit.identifiability
+untrusted = set(ident.get("untrustworthy_intervals", []))
 tiles = []
 for k, v in r.params.items():
     lo, hi = r.interval(k)
@@ -46,12 +92,21 @@ for k, v in r.params.items():
         (
             k,
             f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3g}",
-            f"95% bootstrap interval [{lo:.4g}, {hi:.4g}]" if lo == lo else None,
+            (f"95% bootstrap interval [{lo:.4g}, {hi:.4g}]" if lo == lo else "")
+            + (" UNTRUSTWORTHY (see Identifiability)" if k in untrusted else "")
+            + (" (fixed by the constraint)" if k in fixed or (tie and k == "beta") else "")
+            or None,
         )
     )
 widgets.metric_grid(
     [*tiles, ("points", f"{r.n_points}", "runs (or budgets) the law was fitted to")], per_row=6
 )
+spans = ", ".join(f"{k} {v:.2f}" for k, v in ident["spans_decades"].items() if v is not None)
+verdict = (
+    f"Identifiability: **{ident['verdict']}** ({ident['n_points']} points, {ident['n_free_params']} free "
+    f"parameters; spans in decades: {spans}; constraints: {describe_constraints(fixed, bool(tie))}). {r.message}."
+)
+{"identified": st.success, "weakly identified": st.warning}.get(ident["verdict"], st.error)(verdict)
 for w in fit_warnings(fit):
     st.warning(w)
 try:
@@ -72,9 +127,7 @@ st.caption(
 
 st.subheader("Parameters")
 st.dataframe(
-    widgets.as_text(
-        widgets.param_table(r), dict.fromkeys(("value", "ci95_lo", "ci95_hi"), lambda v: f"{v:.4g}")
-    ),
+    widgets.as_text(widgets.param_table(r), dict.fromkeys(("value", "ci95_lo", "ci95_hi"), widgets.gfmt(4))),
     hide_index=True,
     key="pretraining.params",
     column_config={"ci95_lo": "95% lo", "ci95_hi": "95% hi"},
@@ -82,8 +135,24 @@ st.dataframe(
 if r.grad_norm is not None:
     st.caption(
         f"Objective {r.objective:.6g} ({r.loss}, delta {r.delta}); gradient norm at the optimum "
-        f"{r.grad_norm:.2e}; {r.n_starts} starts; {r.optimizer}."
+        f"{r.grad_norm:.2e}; {r.n_starts} starts; {r.optimizer}. Convergence: {r.message}."
     )
+if shown := sorted(untrusted & {*r.params, *r.derived}):
+    st.caption(
+        f"Untrustworthy bootstrap intervals: {', '.join(shown)} (a parameter is not identified, or the interval is "
+        "far narrower than its profile range); read the profile ranges below instead."
+    )
+st.subheader("Identifiability (objective profiles)")
+st.dataframe(
+    identifiability_table(ident),
+    hide_index=True,
+    key="pretraining.identifiability",
+    column_config={
+        "range_lo": st.column_config.NumberColumn("within noise from", format="%.4g"),
+        "range_hi": st.column_config.NumberColumn("to", format="%.4g"),
+    },
+)
+st.caption(ident["rule"])
 
 if law == "chinchilla":
     st.subheader("Compute-optimal allocation")
@@ -94,7 +163,7 @@ if law == "chinchilla":
         st.error(f"No compute-optimal allocation for this fit: {e}")
         alloc = None
     if alloc is not None:
-        if msg := budget_warning(fit, budget):
+        for msg in budget_warnings(fit, budget, alloc):
             st.warning(msg)
         row = alloc.row(0, named=True)
         c1, c2, c3 = st.columns(3)

@@ -1,10 +1,10 @@
-"""SQL console: one read-only, time-limited, row-capped query over the store, and the public views."""
+"""SQL console: one read statement over the store in a sandboxed worker (time, memory, row and byte limits)."""
 
 import streamlit as st
 
 from app import cache
 from app.services.records import js_safe
-from data.sql_console import QueryTimeout, SqlError, run_sql
+from data.sql_console import QueryTimeout, SqlError, StatementRefused, run_sql
 
 DEFAULT_SQL = """-- Lowest final loss per pretraining source (nats per token)
 select source, count(*) as n_runs, min(final_loss) as min_final_loss, max(compute_flops) as max_compute_flops
@@ -16,8 +16,11 @@ order by n_runs desc"""
 st.title("SQL console")
 settings = cache.settings()
 st.caption(
-    f"Read-only connection: writes are refused. Queries stop after {settings.sql_timeout_s:g} s "
-    f"(SCALING_SQL_TIMEOUT_S) and return at most {settings.sql_max_rows:,} rows (SCALING_SQL_MAX_ROWS). "
+    f"Each query runs in its own worker process on a fresh, locked, read-only DuckDB instance: only one read "
+    f"statement (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) is accepted. The worker is "
+    f"stopped after {settings.sql_timeout_s:g} s (SCALING_SQL_TIMEOUT_S) or {settings.sql_memory_mb:,} MiB "
+    f"(SCALING_SQL_MEMORY_MB); results stop at {settings.sql_max_rows:,} rows (SCALING_SQL_MAX_ROWS) or "
+    f"{settings.sql_max_bytes / 1e6:,.0f} MB (SCALING_SQL_MAX_BYTES). "
     "Query the public `v_*` views listed below; their names and columns are a stable interface."
 )
 with st.form("sql_console.form"):
@@ -26,13 +29,22 @@ with st.form("sql_console.form"):
 
 db_path = cache.db_state()[0]
 try:
-    res = run_sql(db_path, sql, timeout_s=settings.sql_timeout_s, max_rows=settings.sql_max_rows)
+    res = run_sql(
+        db_path,
+        sql,
+        timeout_s=settings.sql_timeout_s,
+        max_rows=settings.sql_max_rows,
+        max_bytes=settings.sql_max_bytes,
+        memory_mb=settings.sql_memory_mb,
+    )
 except QueryTimeout as e:
     st.error(f"Timed out: {e}. Aggregate in SQL or add a `where` / `limit`.")
+except StatementRefused as e:
+    st.error(f"Not run: {e}.")
+except SqlError as e:
+    st.error(f"Query failed: {e}")
 except ValueError as e:
     st.error(f"Cannot run this: {e}.")
-except SqlError as e:
-    st.error(f"{type(e).__name__}: {e}")
 except Exception as e:  # the console must never raise into the page
     st.error(f"Query failed ({type(e).__name__}): {e}")
 else:
@@ -41,7 +53,7 @@ else:
     c2.metric("elapsed (s)", f"{res.elapsed_s:.3f}")
     if res.truncated:
         st.warning(
-            f"Result truncated at {settings.sql_max_rows:,} rows; more rows matched. Aggregate, filter or "
+            f"Result truncated at {res.frame.height:,} rows: {res.truncated_reason}. Aggregate, filter or "
             "add a `limit`."
         )
     if res.frame.width == 0:

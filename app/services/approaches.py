@@ -18,8 +18,22 @@ import polars as pl
 
 from analysis.chinchilla import fit_chinchilla
 from analysis.compute_optimal import compute_optimal_allocation
-from analysis.envelope import fit_envelope_allocation, training_curve_envelope
-from analysis.isoflop import isoflop_minima, isoflop_noise_bootstrap
+from analysis.envelope import (
+    MAX_EDGE_FRACTION,
+    MIN_ENVELOPE_RUNS,
+    envelope_runs_excluded,
+    fit_envelope_allocation,
+    training_curve_envelope,
+)
+from analysis.identifiability import chinchilla_identifiability
+from analysis.isoflop import (
+    CELL_RULES,
+    MIN_BUDGETS,
+    budget_report,
+    isoflop_minima,
+    isoflop_noise_bootstrap,
+    screen_cells,
+)
 from analysis.results import FitResult
 from analysis.uncertainty import bootstrap_fit, budget_key, chinchilla_bootstrap
 from app.services.pretraining import allocation_table
@@ -41,6 +55,7 @@ TABLE_COLUMNS = (
     "N_opt_hi",
     "D_opt",
     "n_points",
+    "n_budgets",
     "uncertainty",
     "reason",
 )
@@ -53,13 +68,15 @@ class ApproachComparison:
     Attributes
     ----------
     table : polars.DataFrame
-        One row per approach (columns :data:`TABLE_COLUMNS`); ``status`` is "ok" or "not applicable" with the
-        ``reason``. a, b dimensionless; N_opt in parameters and D_opt in tokens at ``budget`` FLOPs.
+        One row per approach (columns :data:`TABLE_COLUMNS`); ``status`` is "ok", "warning" (fitted, but below a
+        reliability minimum: the ``reason`` says which) or "not applicable" with the ``reason``; ``n_budgets`` is
+        the number of usable isoFLOP budgets (Approach 2). a, b dimensionless; N_opt in parameters and D_opt in tokens at ``budget`` FLOPs.
     curves : polars.DataFrame
         N_opt vs C per fitted approach: ``approach``, ``compute_flops``, ``N_opt``, ``lo``, ``hi`` (95% band
         from replicates, NaN without them).
     minima : polars.DataFrame
-        Approach 2 parabola vertices (``isoflop_minima`` output); empty when not applicable.
+        Approach 2 per-budget reliability (``analysis.isoflop.budget_report``: vertex, cells used and excluded
+        with reasons, convexity, bracketing, status); empty when there are no isoFLOP runs.
     profiles : polars.DataFrame
         isoFLOP points (``v_isoflop_points`` rows) used by Approach 2; empty when not applicable.
     fits : dict[str, FitResult]
@@ -67,7 +84,10 @@ class ApproachComparison:
     budget : float
         The budget (FLOPs) of the N_opt column.
     notes : dict[str, str]
-        Method notes per approach (parabola neighbours, noise sigma, ...).
+        Method notes per approach (parabola neighbours, noise sigma, ...); ``approach2_rules`` states the cell and
+        budget rules.
+    excluded_cells : polars.DataFrame
+        isoFLOP cells Approach 2 excluded: run_id, C (budget, FLOPs), N (parameters), L (nats/token), reason.
     """
 
     table: pl.DataFrame
@@ -77,6 +97,7 @@ class ApproachComparison:
     fits: dict[str, FitResult] = field(default_factory=dict)
     budget: float = 1e23
     notes: dict[str, str] = field(default_factory=dict)
+    excluded_cells: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def _q(x: np.ndarray) -> tuple[float, float]:
@@ -90,7 +111,9 @@ def _q(x: np.ndarray) -> tuple[float, float]:
 
 def _row(approach: str, method: str, **kw: Any) -> dict[str, Any]:
     row: dict[str, Any] = {c: math.nan for c in TABLE_COLUMNS}
-    row.update(approach=approach, method=method, status="ok", n_points=0, uncertainty="", reason="")
+    row.update(
+        approach=approach, method=method, status="ok", n_points=0, n_budgets=0, uncertainty="", reason=""
+    )
     row.update(kw)
     return row
 
@@ -223,7 +246,25 @@ def approach1(
         n_points=int(c["run_id"].n_unique()),
         uncertainty=f"bootstrap over runs, {n_boot} replicates" if n_boot else "none",
     )
+    row.update(_envelope_verdict(fit, envelope_runs_excluded(arrays["run_id"], arrays["C"])))
     return row, fit
+
+
+def _envelope_verdict(fit: FitResult, excluded: list[str]) -> dict[str, Any]:
+    """Approach 1's status and reason: edge share of the envelope, runs on it, runs excluded."""
+    problems = []
+    edge = fit.derived.get("edge_fraction", math.nan)
+    if edge == edge and edge > MAX_EDGE_FRACTION:
+        problems.append(
+            f"{edge:.0%} of the envelope is won by the smallest or largest model covering that compute (minimum "
+            f"over N not bracketed; limit {MAX_EDGE_FRACTION:.0%})"
+        )
+    if fit.derived.get("n_runs", 0) < MIN_ENVELOPE_RUNS:
+        problems.append(
+            f"only {int(fit.derived['n_runs'])} runs on the envelope (minimum {MIN_ENVELOPE_RUNS})"
+        )
+    notes = [f"{len(excluded)} runs excluded (fewer than two checkpoints)"] if excluded else []
+    return {"status": "warning" if problems else "ok", "reason": "; ".join(problems + notes)}
 
 
 def _parabola_sigma(iso: pl.DataFrame, neighbors: int) -> float:
@@ -245,6 +286,21 @@ def _parabola_sigma(iso: pl.DataFrame, neighbors: int) -> float:
     return max(math.sqrt(ss / dof), 1e-3) if dof else 2e-3
 
 
+def _screen(iso: pl.DataFrame, cells: pl.DataFrame | None) -> pl.DataFrame:
+    """Cell screen (``analysis.isoflop.screen_cells``) with run ids, from ``v_isoflop_cells`` when available."""
+    src = cells if cells is not None and cells.height else iso
+    loss = src["loss"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    finished = None
+    if "last_tokens_seen" in src.columns:
+        seen = src["last_tokens_seen"].cast(pl.Float64).to_numpy()
+        planned = src["n_tokens"].cast(pl.Float64).to_numpy()
+        finished = ~(np.isfinite(seen) & np.isfinite(planned) & (seen < 0.99 * planned))
+    screened = screen_cells(
+        src["budget_flops"].to_numpy(), src["n_params"].to_numpy(), loss, finished=finished
+    )
+    return screened.with_columns(pl.Series("run_id", src["run_id"].to_list()))
+
+
 def approach2(
     iso: pl.DataFrame,
     *,
@@ -253,6 +309,7 @@ def approach2(
     seed: int,
     neighbors: int = 2,
     sigma: float | None = None,
+    cells: pl.DataFrame | None = None,
 ) -> tuple[dict[str, Any], FitResult | None, pl.DataFrame]:
     """Approach 2 from isoFLOP points: local parabola in ln N per budget, log-log lines through the vertices.
 
@@ -271,11 +328,16 @@ def approach2(
         the budget, as Llama 3 does).
     sigma : float, optional
         Seed-noise SD of a loss (nats/token); default: the pooled residual SD of the local parabolas (>= 1e-3).
+    cells : polars.DataFrame, optional
+        Rows of ``v_isoflop_cells`` (every isoFLOP run, with NULL loss for failed runs and the last logged tokens);
+        cells are screened (failed, not finished, diverged, outliers: ``analysis.isoflop.CELL_RULES``) and only
+        the used ones are fitted. Default: screen ``iso`` itself.
 
     Returns
     -------
     (dict, FitResult or None, polars.DataFrame)
-        Table row, fit, and the per-budget vertices (empty when not applicable).
+        Table row (``status`` "ok" with >= ``MIN_BUDGETS`` usable budgets, "warning" with 2, "not applicable"
+        below; ``n_budgets`` usable budgets), fit, and the per-budget report (``analysis.isoflop.budget_report``).
 
     Notes
     -----
@@ -290,13 +352,27 @@ def approach2(
     )
     nb = neighbors or None
     empty = pl.DataFrame()
-    if iso.height == 0:
+    if iso.height == 0 and (cells is None or cells.height == 0):
         return _na(name, method, "no runs with a nominal budget_flops (no isoFLOP profiles)"), None, empty
-    C, N, L = (iso[c].to_numpy() for c in ("budget_flops", "n_params", "loss"))
-    minima = isoflop_minima(C, N, L, neighbors=nb)
-    if minima.filter(pl.col("status") == "ok").height < 2:
-        return _na(name, method, "fewer than two budgets with an interior parabola minimum"), None, minima
-    sig = sigma if sigma is not None else _parabola_sigma(iso, neighbors)
+    screened = _screen(iso, cells)
+    used = screened.filter(pl.col("used"))
+    if used.height == 0:
+        return _na(name, method, "every isoFLOP cell was excluded (" + CELL_RULES + ")"), None, empty
+    C, N, L = (used[c].to_numpy() for c in ("C", "N", "L"))
+    minima = budget_report(isoflop_minima(C, N, L, neighbors=nb), screened)
+    n_ok = minima.filter(pl.col("status") == "ok").height
+    if n_ok < 2:
+        row = _na(
+            name,
+            method,
+            f"{n_ok} usable budget(s); at least 2 are needed and {MIN_BUDGETS} for a reliable exponent ("
+            + _budget_problems(minima)
+            + ")",
+        )
+        row["n_budgets"] = n_ok
+        return row, None, minima
+    iso_used = iso.join(used.select("run_id"), on="run_id", how="semi") if "run_id" in iso.columns else iso
+    sig = sigma if sigma is not None else _parabola_sigma(iso_used, neighbors)
     try:
         fit = isoflop_noise_bootstrap(
             C, N, L, sigma=sig, rng=np.random.default_rng(seed), n_boot=max(n_boot, 1), neighbors=nb
@@ -319,7 +395,27 @@ def approach2(
             f"noise-injection bootstrap, sigma {sig:.2g} nats, {n_boot} replicates" if n_boot else "none"
         ),
     )
+    row["n_budgets"] = n_ok
+    problems = _budget_problems(minima)
+    if n_ok < MIN_BUDGETS:
+        row.update(
+            status="warning",
+            reason=f"only {n_ok} usable budgets (minimum {MIN_BUDGETS}): the exponent is a line through "
+            f"{n_ok} points with no residual; " + problems,
+        )
+    elif problems:
+        row["reason"] = problems
     return row, fit, minima
+
+
+def _budget_problems(minima: pl.DataFrame) -> str:
+    """One line: budgets not used and why, cells excluded and why."""
+    bad = minima.filter(pl.col("status") != "ok")
+    parts = [f"budget {r['C']:.3g}: {r['status'].replace('_', ' ')}" for r in bad.iter_rows(named=True)]
+    n_ex = int(minima["n_excluded"].sum()) if "n_excluded" in minima.columns else 0
+    if n_ex:
+        parts.append(f"{n_ex} cells excluded")
+    return "; ".join(parts)
 
 
 def approach3(
@@ -345,6 +441,8 @@ def approach3(
     Returns
     -------
     (dict, FitResult or None)
+        The row is "warning" when the identifiability check (``analysis.identifiability``, stored under
+        ``fit.extra["identifiability"]``) finds a parameter the runs do not pin down.
 
     Notes
     -----
@@ -362,6 +460,8 @@ def approach3(
         alloc = compute_optimal_allocation(fit.params, [budget])
     except (ValueError, RuntimeError) as e:
         return _na(name, desc, f"fit failed or degenerate (an exponent or coefficient at 0): {e}"), None
+    ident = chinchilla_identifiability(N, D, L, fit)
+    fit = replace(fit, extra={**fit.extra, "identifiability": ident})
     if n_boot > 0:
         boot = chinchilla_bootstrap(
             N,
@@ -387,6 +487,17 @@ def approach3(
         n_points=points.height,
         uncertainty=f"bootstrap over runs, {n_boot} replicates" if n_boot else "none",
     )
+    if ident["verdict"] != "identified":
+        parts = []
+        if ident["not_identified"] or ident["dof"] <= 0:
+            parts.append(
+                "not identified by these runs: "
+                + (", ".join(ident["not_identified"]) or "zero residual degrees of freedom")
+                + " (objective profile flat within the noise; intervals untrustworthy)"
+            )
+        if ident.get("weakly_identified"):
+            parts.append("weakly identified: " + ", ".join(ident["weakly_identified"]))
+        row.update(status="warning", reason="; ".join(parts))
     return row, fit
 
 
@@ -455,6 +566,10 @@ def compare_approaches(
         raise ValueError(f"budget must be a positive number of FLOPs, got {budget}")
     points = queries.pretrain_points(con, source, where)
     iso = queries.isoflop_points(con, source, where)
+    try:
+        cells = queries.isoflop_cells(con, source, where)
+    except duckdb.CatalogException:  # a store created before migration 0050: screen the fit points only
+        cells = None
     curves = queries.loss_curves(con, source, where)
     rows, fits, parts = [], {}, []
     Cs = [points["compute_flops"].to_numpy()] if points.height else []
@@ -469,7 +584,9 @@ def compare_approaches(
     if f1 is not None:
         fits["approach1"] = f1
         parts.append(_power_curve("1: envelope", f1, grid))
-    r2, f2, minima = approach2(iso, budget=budget, n_boot=n_boot, seed=seed, neighbors=neighbors, sigma=sigma)
+    r2, f2, minima = approach2(
+        iso, budget=budget, n_boot=n_boot, seed=seed, neighbors=neighbors, sigma=sigma, cells=cells
+    )
     rows.append(r2)
     if f2 is not None:
         fits["approach2"] = f2
@@ -509,12 +626,18 @@ def compare_approaches(
             if neighbors
             else "parabola through every run of each budget"
         )
-        + "; budgets whose vertex lies outside the sampled sizes are dropped",
+        + "; only budgets that pass every check are used",
+        "approach2_rules": CELL_RULES,
         "approach1": "intermediate checkpoints of a cosine schedule are not finished shorter runs, so the envelope "
         "is biased towards larger models (Li et al. 2025, arXiv 2502.18969)",
     }
+    excluded = (
+        _screen(iso, cells).filter(~pl.col("used")).select("run_id", "C", "N", "L", "reason")
+        if iso.height or (cells is not None and cells.height)
+        else pl.DataFrame()
+    )
     return ApproachComparison(
-        table, curves_df, minima, iso if f2 is not None else pl.DataFrame(), fits, budget, notes
+        table, curves_df, minima, iso if f2 is not None else pl.DataFrame(), fits, budget, notes, excluded
     )
 
 

@@ -18,6 +18,7 @@ import polars as pl
 
 from analysis.compute_optimal import fit_compute_law
 from analysis.datamix import compare_mixes, compute_law, compute_multiplier
+from analysis.identifiability import compute_law_identifiability
 from analysis.loss_frontier import lowest_loss_per_budget
 from analysis.results import FitResult
 from analysis.uncertainty import bootstrap_fit
@@ -68,7 +69,8 @@ class MixComparison:
     table : polars.DataFrame
         One row per corpus: mix, C (budget, FLOPs), E, A, alpha, L (loss at C), multiplier (how many times C the
         reference needs to match this mix's loss at C; > 1 = better than the reference), reason, and with
-        replicates E_lo, E_hi, alpha_lo, alpha_hi, multiplier_lo, multiplier_hi (95%); n_points.
+        replicates E_lo, E_hi, alpha_lo, alpha_hi, multiplier_lo, multiplier_hi (95%); n_points; identifiability
+        ("identified" or "not identified: E, ..." from the objective profiles, ``analysis.identifiability``).
     curves : polars.DataFrame
         Fitted L(C) per corpus over the data range: corpus, compute_flops, loss.
     reference : str
@@ -84,6 +86,15 @@ class MixComparison:
     curves: pl.DataFrame
     reference: str
     records: list[dict[str, Any]]
+
+
+def _verdict_text(ident: dict) -> str:
+    """``"identified"``, ``"weakly identified: alpha"`` or ``"not identified: E"`` (``analysis.identifiability``)."""
+    if ident["verdict"] == "identified":
+        return "identified"
+    if ident["verdict"] == "weakly identified":
+        return "weakly identified: " + ", ".join(ident["weakly_identified"])
+    return "not identified: " + (", ".join(ident["not_identified"]) or "zero degrees of freedom")
 
 
 def compare_corpora(
@@ -155,6 +166,8 @@ def compare_corpora(
             fit = fit_compute_law(C, L)
         except RuntimeError as e:  # FitError
             raise ValueError(f"compute law fit failed for corpus {corpus!r}: {e}") from e
+        ident = compute_law_identifiability(C, L, fit)
+        fit = dataclasses.replace(fit, extra={**fit.extra, "identifiability": ident})
         if n_boot > 0:
             b = bootstrap_fit(
                 lambda C, L: fit_compute_law(C, L, n_refine=2, alpha_grid=_BOOT_GRID),
@@ -189,6 +202,11 @@ def compare_corpora(
     table = table.with_columns(
         *(pl.Series(k, v, dtype=pl.Float64) for k, v in extra.items()),
         pl.Series("n_points", [ordered[m].n_points for m in table["mix"].to_list()]),
+        pl.Series(
+            "identifiability",
+            [_verdict_text(ordered[m].extra["identifiability"]) for m in table["mix"].to_list()],
+            dtype=pl.String,
+        ),
     )
     records = [
         fit_record(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,11 @@ import polars as pl
 
 from analysis.chinchilla import fit_chinchilla
 from analysis.compute_optimal import compute_optimal_allocation, fit_compute_law
+from analysis.identifiability import (
+    chinchilla_identifiability,
+    compute_law_identifiability,
+    power_law_identifiability,
+)
 from analysis.kaplan import fit_power_law
 from analysis.laws import chinchilla_loss, compute_law_loss, power_law_loss
 from analysis.loss_frontier import lowest_loss_per_budget
@@ -28,6 +34,58 @@ LAWS: dict[str, str] = {
 }
 #: Compute budgets (FLOPs) at which N_opt, D_opt and tokens per parameter are reported per replicate.
 REPORT_BUDGETS: tuple[float, ...] = (1e21, 1e23, 5.76e23, 1e25)
+#: The budget (FLOPs) a fit reports at when none is asked for (the page's and CLI's default).
+DEFAULT_BUDGET = 1e23
+#: Compute-optimal tokens per parameter outside this range is flagged as implausible (published values: ~20,
+#: Hoffmann et al. 2022 Approach 1; 18-26, Besiroglu et al. 2024; 59-93 for Chinchilla's own Approach 3 fit).
+PLAUSIBLE_TOKENS_PER_PARAM = (2.0, 500.0)
+#: Parameters each law may hold fixed (``--fix NAME=VALUE``), and whether it may tie alpha = beta (``--tie``).
+FIXABLE: dict[str, tuple[str, ...]] = {"chinchilla": ("E", "alpha", "beta"), "compute": ("E", "alpha")}
+TIEABLE = ("chinchilla",)
+
+
+def parse_constraints(law: str, fix: list[str] | None, tie: list[str] | None) -> dict[str, Any]:
+    """``--fix E=1.69 --fix alpha=0.34 --tie alpha=beta`` -> ``{"fixed": {"E": 1.69, "alpha": 0.34}, "tie": True}``.
+
+    Raises
+    ------
+    ValueError
+        Naming the bad item: not NAME=VALUE, a parameter the law cannot fix, a non-numeric value, a tie other
+        than alpha=beta, or a law without constrained fits.
+    """
+    fixed: dict[str, float] = {}
+    for item in fix or []:
+        name, sep, val = str(item).partition("=")
+        name = name.strip()
+        if not sep:
+            raise ValueError(f"--fix {item!r}: write NAME=VALUE, e.g. --fix E=1.69")
+        allowed = FIXABLE.get(law, ())
+        if name not in allowed:
+            raise ValueError(
+                f"--fix {item!r}: law {law} can fix only {', '.join(allowed)}"
+                if allowed
+                else f"--fix: law {law} has no constrained fit (chinchilla and compute do)"
+            )
+        try:
+            fixed[name] = float(val)
+        except ValueError:
+            raise ValueError(f"--fix {item!r}: {val!r} is not a number") from None
+    tied = False
+    for item in tie or []:
+        if str(item).replace(" ", "") not in ("alpha=beta", "beta=alpha"):
+            raise ValueError(f"--tie {item!r}: only alpha=beta is supported")
+        if law not in TIEABLE:
+            raise ValueError(f"--tie: law {law} has one exponent; only chinchilla can tie alpha = beta")
+        tied = True
+    return {"fixed": fixed, "tie": tied}
+
+
+def describe_constraints(fixed: dict[str, float] | None, tie: bool) -> str:
+    """``"E = 1.69 fixed; alpha = beta"`` or ``"none"``."""
+    parts = [f"{k} = {v:g} fixed" for k, v in sorted((fixed or {}).items())]
+    if tie:
+        parts.append("alpha = beta (tied)")
+    return "; ".join(parts) or "none"
 
 
 @dataclass
@@ -41,6 +99,8 @@ class PretrainingFit:
     result: FitResult
     backtest: dict[str, Any] | None = None
     checklist: dict[str, Any] = field(default_factory=dict)
+    identifiability: dict[str, Any] = field(default_factory=dict)
+    constraints: dict[str, Any] = field(default_factory=lambda: {"fixed": {}, "tie": False})
 
 
 def select_points(
@@ -107,7 +167,10 @@ def predict(law: str, params: dict[str, float], x: dict[str, np.ndarray]) -> np.
     return np.asarray(power_law_loss(v, params["x_c"], params["alpha"]))
 
 
-def _fit_once(law: str, fp: pl.DataFrame, method: str, delta: float) -> FitResult:
+def _fit_once(
+    law: str, fp: pl.DataFrame, method: str, delta: float, cons: dict[str, Any] | None = None
+) -> FitResult:
+    cons = cons or {}
     if law == "chinchilla":
         return fit_chinchilla(
             fp["n_params"].to_numpy(),
@@ -115,9 +178,16 @@ def _fit_once(law: str, fp: pl.DataFrame, method: str, delta: float) -> FitResul
             fp["loss"].to_numpy(),
             method=method,
             delta=delta,
+            fixed=cons.get("fixed") or None,
+            tie_exponents=bool(cons.get("tie")),
         )
     if law == "compute":
-        return fit_compute_law(fp["compute_flops"].to_numpy(), fp["loss"].to_numpy(), delta=delta)
+        return fit_compute_law(
+            fp["compute_flops"].to_numpy(),
+            fp["loss"].to_numpy(),
+            delta=delta,
+            fixed=cons.get("fixed") or None,
+        )
     col = "n_params" if law == "kaplan_N" else "n_tokens"
     return fit_power_law(
         fp[col].to_numpy(), fp["loss"].to_numpy(), variable="N" if law == "kaplan_N" else "D"
@@ -134,18 +204,46 @@ def fit_pretraining(
     backtest: bool = False,
     method: str = "vpnls",
     delta: float = 1e-3,
+    fixed: dict[str, float] | None = None,
+    tie: bool = False,
+    budgets: tuple[float, ...] = REPORT_BUDGETS,
 ) -> PretrainingFit:
     """Fit ``law`` to ``points`` (rows of ``v_pretrain_points``), optionally with a run-level bootstrap.
+
+    Every fit carries its identifiability record (``PretrainingFit.identifiability``, also stored under
+    ``result.extra["identifiability"]`` and in the checklist): spans of N, D, C in decades, a profile of the
+    objective over each exponent and E with the within-noise range, per-parameter verdicts and warnings
+    (``analysis.identifiability``).
+
+    Parameters
+    ----------
+    fixed : dict, optional
+        Constrained fit: parameters held fixed (chinchilla: E, alpha, beta; compute: E, alpha).
+    tie : bool
+        Chinchilla only: fit with beta = alpha.
+    budgets : tuple of float
+        Budgets (FLOPs) whose allocation is recorded per bootstrap replicate (chinchilla).
 
     Raises
     ------
     ValueError
-        Unknown law, or the analysis layer's errors (too few points, non-positive values).
+        Unknown law, a constraint the law does not have, or the analysis layer's errors (too few points,
+        non-positive values).
     """
     if law not in LAWS:
         raise ValueError(f"unknown law {law!r}; choose one of {', '.join(LAWS)}")
+    fixed = dict(fixed or {})
+    bad = sorted(set(fixed) - set(FIXABLE.get(law, ())))
+    if bad:
+        raise ValueError(
+            f"law {law} cannot fix {bad} (it can fix: {', '.join(FIXABLE.get(law, ())) or 'nothing'})"
+        )
+    if tie and law not in TIEABLE:
+        raise ValueError(f"law {law} cannot tie alpha = beta")
+    cons = {"fixed": fixed, "tie": bool(tie)}
     fp = _law_points(points, law)
-    result = _fit_once(law, fp, method, delta)
+    result = _fit_once(law, fp, method, delta, cons)
+    ident = identifiability(law, fp, result, delta, cons)
     if n_boot > 0:
         rng = np.random.default_rng(seed)
         if law == "chinchilla":
@@ -156,20 +254,94 @@ def fit_pretraining(
                 fp["run_id"].to_numpy(),
                 n_boot=n_boot,
                 rng=rng,
-                budgets=REPORT_BUDGETS,
+                budgets=tuple(budgets),
                 delta=delta,
                 full_fit=result,
+                fixed=fixed or None,
+                tie_exponents=bool(tie),
             )
         else:
             arrays = _arrays_for(law, fp)
-            boot = bootstrap_fit(lambda **a: _fit_arrays(law, a, delta), arrays, None, n_boot=n_boot, rng=rng)
+            boot = bootstrap_fit(
+                lambda **a: _fit_arrays(law, a, delta, cons), arrays, None, n_boot=n_boot, rng=rng
+            )
         result = dataclasses.replace(result, bootstrap=boot)
-    bt = holdout_backtest(law, points, method=method, delta=delta, seed=seed) if backtest else None
+        ident = _compare_bootstrap_with_profiles(ident, result)
+    result = dataclasses.replace(result, extra={**result.extra, "identifiability": ident})
+    bt = holdout_backtest(law, points, method=method, delta=delta, seed=seed, cons=cons) if backtest else None
     sel = dict(selection or {})
     sel.setdefault("n_runs", points.height)
-    return PretrainingFit(
-        law, sel, points, fp, result, bt, checklist(law, points, fp, result, sel, method, delta, bt, seed)
-    )
+    cl = checklist(law, points, fp, result, sel, method, delta, bt, seed)
+    cl["constraints"] = describe_constraints(fixed, tie)
+    cl["identifiability"] = {
+        "verdict": ident["verdict"],
+        "spans_decades": ident["spans_decades"],
+        "not_identified": ident["not_identified"],
+        "profile_ranges": {k: v.get("range") for k, v in ident["parameters"].items()},
+        "rule": ident["rule"],
+        "warnings": ident["warnings"],
+    }
+    return PretrainingFit(law, sel, points, fp, result, bt, cl, ident, cons)
+
+
+def identifiability(
+    law: str, fp: pl.DataFrame, result: FitResult, delta: float, cons: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The identifiability record of one pretraining fit (``analysis.identifiability``), for any ``law``.
+
+    Adds the span of C (decades) for every law, and the number of distinct budgets for the compute law.
+    """
+    cons = cons or {}
+    if law == "chinchilla":
+        out = chinchilla_identifiability(
+            fp["n_params"].to_numpy(),
+            fp["n_tokens"].to_numpy(),
+            fp["loss"].to_numpy(),
+            result,
+            delta=delta,
+            fixed=cons.get("fixed") or None,
+            tie_exponents=bool(cons.get("tie")),
+        )
+    elif law == "compute":
+        out = compute_law_identifiability(
+            fp["compute_flops"].to_numpy(),
+            fp["loss"].to_numpy(),
+            result,
+            delta=delta,
+            fixed=cons.get("fixed"),
+        )
+    else:
+        col, var = ("n_params", "N") if law == "kaplan_N" else ("n_tokens", "D")
+        out = power_law_identifiability(fp[col].to_numpy(), fp["loss"].to_numpy(), result, variable=var)
+    if "compute_flops" in fp.columns and "C" not in out["spans_decades"]:
+        from analysis.identifiability import span_decades
+
+        out["spans_decades"]["C"] = span_decades(fp["compute_flops"].to_numpy())
+    return out
+
+
+def _compare_bootstrap_with_profiles(ident: dict[str, Any], result: FitResult) -> dict[str, Any]:
+    """Flag bootstrap intervals much narrower than the profile range (warm-started refits stuck on a ridge)."""
+    ident = {
+        **ident,
+        "warnings": list(ident["warnings"]),
+        "untrustworthy_intervals": list(ident["untrustworthy_intervals"]),
+    }
+    for name, pr in ident["parameters"].items():
+        key = "alpha" if name == "alpha=beta" else name
+        rng = pr.get("range")
+        if pr.get("verdict") == "not identified" or not rng or key not in result.params:
+            continue
+        lo, hi = result.interval(key)
+        if lo == lo and (hi - lo) < 0.25 * (rng[1] - rng[0]):
+            pr["bootstrap_trustworthy"] = False
+            ident["untrustworthy_intervals"].append(key)
+            ident["warnings"].append(
+                f"the bootstrap interval of {key} [{lo:.3g}, {hi:.3g}] is under a quarter of its profile range "
+                f"[{rng[0]:.3g}, {rng[1]:.3g}]: the refits stay near one point of a flat valley, so read the "
+                "profile range, not the bootstrap interval."
+            )
+    return ident
 
 
 def _arrays_for(law: str, fp: pl.DataFrame) -> dict[str, np.ndarray]:
@@ -179,13 +351,15 @@ def _arrays_for(law: str, fp: pl.DataFrame) -> dict[str, np.ndarray]:
     return {"x": fp[col].to_numpy(), "L": fp["loss"].to_numpy()}
 
 
-def _fit_arrays(law: str, a: dict[str, np.ndarray], delta: float) -> FitResult:
+def _fit_arrays(
+    law: str, a: dict[str, np.ndarray], delta: float, cons: dict[str, Any] | None = None
+) -> FitResult:
     if law == "compute":
-        return fit_compute_law(a["C"], a["L"], delta=delta)
+        return fit_compute_law(a["C"], a["L"], delta=delta, fixed=(cons or {}).get("fixed") or None)
     return fit_power_law(a["x"], a["L"], variable="N" if law == "kaplan_N" else "D")
 
 
-def _backtest_fns(law: str, method: str, delta: float):
+def _backtest_fns(law: str, method: str, delta: float, cons: dict[str, Any] | None = None):
     """(fit_fn, predict_fn, state) over arrays N, D, C, L for ``analysis.backtest``.
 
     Refits after the first warm-start from its optimum; ``state["init"]`` holds the first fit's parameters.
@@ -204,9 +378,17 @@ def _backtest_fns(law: str, method: str, delta: float):
             }
         )
         if law == "chinchilla" and "init" in state:
-            res = fit_chinchilla(a["N"], a["D"], a["L"], delta=delta, init=state["init"])
+            res = fit_chinchilla(
+                a["N"],
+                a["D"],
+                a["L"],
+                delta=delta,
+                init=state["init"],
+                fixed=(cons or {}).get("fixed") or None,
+                tie_exponents=bool((cons or {}).get("tie")),
+            )
         else:
-            res = _fit_once(law, _law_points(fp, law) if law != "chinchilla" else fp, method, delta)
+            res = _fit_once(law, _law_points(fp, law) if law != "chinchilla" else fp, method, delta, cons)
             state.setdefault("init", res.params)
         return res.params
 
@@ -237,6 +419,7 @@ def holdout_backtest(
     n_boot: int = 30,
     seed: int = 0,
     rolling: bool = True,
+    cons: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit on the smaller-compute runs, predict the largest ``holdout_fraction`` of runs by compute.
 
@@ -259,7 +442,7 @@ def holdout_backtest(
     arrays = _backtest_arrays(points)
     C = arrays["C"]
     cutoff = float(np.quantile(C, 1 - holdout_fraction))
-    fit_fn, predict_fn, state = _backtest_fns(law, method, delta)
+    fit_fn, predict_fn, state = _backtest_fns(law, method, delta, cons)
     try:
         frame, summary = _holdout(
             fit_fn,
@@ -306,7 +489,7 @@ def holdout_backtest(
         cuts = sorted({float(np.quantile(uniq, q)) for q in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)})
         try:
             detail, _summ = rolling_origin_backtest(
-                lambda a: _backtest_fns(law, method, delta)[0](a),
+                lambda a: _backtest_fns(law, method, delta, cons)[0](a),
                 predict_fn,
                 C,
                 arrays,
@@ -456,40 +639,203 @@ def loss_curves(
 
 
 def fit_warnings(fit: PretrainingFit) -> list[str]:
-    """Plain-language warnings about a fit a user should not take at face value.
+    """Plain-language warnings about a fit a user should not take at face value (one place for CLI, JSON, page).
 
-    Flags: the irreducible loss E at its lower bound (the asymptote is not identified by the runs), an exponent at
-    its bound, fewer than 10 fitted points for a 5-parameter law, and a failed optimizer.
+    The identifiability record's warnings (``analysis.identifiability``): parameters at a bound (E at 0, an
+    exponent at 0 or 2.5), spans under a decade, too few points for the free parameters, zero degrees of freedom,
+    parameters whose profile is flat ("not identified", bootstrap interval untrustworthy), bootstrap intervals far
+    narrower than the profile range, and a fit that did not converge.
     """
-    r, out = fit.result, []
-    min_loss = float(fit.fit_points["loss"].min())
-    if "E" in r.params and r.params["E"] < 1e-3 * min_loss:
+    return list(fit.identifiability.get("warnings", []))
+
+
+def budget_warnings(fit: PretrainingFit, budget: float, alloc: pl.DataFrame | None = None) -> list[str]:
+    """Warnings about the compute-optimal point at ``budget`` (FLOPs): extrapolation and plausibility.
+
+    Flags a budget more than 100x outside the compute range of the runs, and (chinchilla, given the allocation
+    row ``alloc`` from :func:`allocation_table`) tokens per parameter or N_opt outside the range the runs
+    cover, tokens per parameter outside :data:`PLAUSIBLE_TOKENS_PER_PARAM`, and an allocation built on a fit
+    that is not identified.
+    """
+    out = []
+    C = fit.points["compute_flops"]
+    lo, hi = float(C.min()), float(C.max())
+    if budget > 100 * hi:
         out.append(
-            f"E = {r.params['E']:.3g} sits at its lower bound: these runs do not pin down the irreducible loss "
-            "(too few runs or too narrow a compute range), so extrapolations and the compute-optimal split "
-            "are unreliable."
+            f"C = {budget:.3g} FLOPs is {budget / hi:.3g}x the largest run ({hi:.3g}): a far extrapolation."
         )
-    for k in ("alpha", "beta"):
-        v = r.params.get(k)
-        if v is not None and (v < 1e-3 or v > 2.49):
-            out.append(f"{k} = {v:.3g} is at its bound (0 or 2.5): the fit is degenerate for this selection.")
-    if r.law == "chinchilla" and r.n_points < 10:
+    elif budget < lo / 100:
         out.append(
-            f"Only {r.n_points} runs for a 5-parameter law: intervals are wide and the fit may be unstable."
+            f"C = {budget:.3g} FLOPs is far below the smallest run ({lo:.3g}): outside the fitted range."
         )
-    if not r.success:
-        out.append(f"The optimizer did not report convergence: {r.message}")
+    if alloc is not None and alloc.height:
+        row = alloc.row(0, named=True)
+        tpp = fit.points["n_tokens"] / fit.points["n_params"]
+        t_lo, t_hi = float(tpp.min()), float(tpp.max())
+        if not t_lo <= row["tokens_per_param"] <= t_hi:
+            out.append(
+                f"{row['tokens_per_param']:.3g} tokens per parameter at C = {budget:.3g} is outside what the runs "
+                f"cover ({t_lo:.3g} to {t_hi:.3g}): the optimum is an extrapolation of the law, not seen in the data."
+            )
+        if not PLAUSIBLE_TOKENS_PER_PARAM[0] <= row["tokens_per_param"] <= PLAUSIBLE_TOKENS_PER_PARAM[1]:
+            out.append(
+                f"{row['tokens_per_param']:.3g} tokens per parameter at C = {budget:.3g} is implausible as a "
+                f"compute-optimal ratio (outside {PLAUSIBLE_TOKENS_PER_PARAM[0]:g} to "
+                f"{PLAUSIBLE_TOKENS_PER_PARAM[1]:g}; published values are about 20: Hoffmann et al. 2022 Approach 1, "
+                "Besiroglu et al. 2024 ~18-26). Check the selection: pooled configurations, repeated (multi-epoch) "
+                "data or a loss that is not comparable across runs distort the law."
+            )
+        n_lo, n_hi = float(fit.points["n_params"].min()), float(fit.points["n_params"].max())
+        if not n_lo <= row["N_opt"] <= n_hi:
+            out.append(
+                f"N_opt = {row['N_opt']:.3g} parameters is outside the model sizes of the runs ({n_lo:.3g} to "
+                f"{n_hi:.3g}): an extrapolation of the law."
+            )
+    if fit.identifiability.get("verdict") == "not identified":
+        out.append(
+            "the law is not identified by these runs (see the identifiability warnings): this compute-optimal "
+            "point is not supported by the data."
+        )
     return out
 
 
 def budget_warning(fit: PretrainingFit, budget: float) -> str | None:
-    """A warning when ``budget`` (FLOPs) lies more than 100x outside the compute range of the fitted runs."""
-    C = fit.points["compute_flops"]
-    lo, hi = float(C.min()), float(C.max())
-    if budget > 100 * hi:
-        return (
-            f"C = {budget:.3g} FLOPs is {budget / hi:.3g}x the largest run ({hi:.3g}): a far extrapolation."
+    """The first of :func:`budget_warnings` without an allocation (compute range only), or None."""
+    w = budget_warnings(fit, budget)
+    return w[0] if w else None
+
+
+def fit_selection(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    where: str | None,
+    law: str,
+    n_boot: int,
+    seed: int,
+    backtest: bool,
+    fixed: tuple[tuple[str, float], ...] = (),
+    tie: bool = False,
+) -> PretrainingFit:
+    """:func:`fit_pretraining` on one source and filter, with constraints as hashable pairs (for the page's cache).
+
+    Raises
+    ------
+    ValueError
+        As :func:`select_points` and :func:`fit_pretraining`.
+    """
+    points = select_points(con, source, where)
+    return fit_pretraining(
+        points,
+        law=law,
+        selection={"source": source, "where": where},
+        n_boot=n_boot,
+        seed=seed,
+        backtest=backtest,
+        fixed=dict(fixed),
+        tie=tie,
+    )
+
+
+_WHERE_PART = re.compile(r"^\s*(corpus|recipe)\s*=\s*'((?:[^']|'')*)'\s*$")
+
+
+def _where_choices(where: str | None) -> dict[str, str] | None:
+    """``"corpus = 'rw' AND recipe = 'x'"`` -> ``{"corpus": "rw", "recipe": "x"}``; None if not of that shape."""
+    if not where:
+        return {}
+    out = {}
+    for part in re.split(r"\s+AND\s+", where, flags=re.IGNORECASE):
+        m = _WHERE_PART.match(part)
+        if not m:
+            return None
+        out[m.group(1)] = m.group(2).replace("''", "'")
+    return out
+
+
+def default_selection(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The selection the Pretraining page opens on: the most identifiable, plausible stored Chinchilla fit.
+
+    Ranks the latest stored ``chinchilla`` fits (``scaling demo`` stores one per source) by: identifiability
+    verdict "identified", compute-optimal tokens per parameter at 1e23 FLOPs inside
+    :data:`PLAUSIBLE_TOKENS_PER_PARAM`, then points fitted. Without stored fits: a source with isoFLOP budgets and
+    a single corpus, the one with the most points. Returns ``{"source", "corpus", "recipe", "reason"}`` (corpus / recipe None for all) or None
+    when there are no pretraining points.
+    """
+    from data.fits import list_fits, load_fit
+
+    sources = queries.pretrain_sources(con)
+    if sources.height == 0:
+        return None
+    known = set(sources["source"].to_list())
+    best: tuple | None = None
+    try:
+        fits = list_fits(con, axis="pretraining")
+    except duckdb.Error:
+        fits = pl.DataFrame()
+    for row in fits.iter_rows(named=True) if fits.height else []:
+        if row["law"] != "chinchilla":
+            continue
+        rec = load_fit(con, row["fit_id"]) or {}
+        sel = rec.get("selection") or {}
+        choice = _where_choices(sel.get("where"))
+        if sel.get("source") not in known or choice is None:
+            continue
+        result = rec.get("result") or {}
+        verdict = ((result.get("extra") or {}).get("identifiability") or {}).get("verdict")
+        try:
+            tpp = float(
+                compute_optimal_allocation(result.get("params") or {}, [DEFAULT_BUDGET]).tokens_per_param[0]
+            )
+        except (ValueError, TypeError):
+            tpp = float("nan")
+        plausible = PLAUSIBLE_TOKENS_PER_PARAM[0] <= tpp <= PLAUSIBLE_TOKENS_PER_PARAM[1]
+        key = (verdict == "identified", plausible, int(result.get("n_points") or 0))
+        if best is None or key > best[0]:
+            reason = (
+                f"stored fit {row['fit_id']}: {verdict or 'identifiability not recorded'}, "
+                f"{tpp:.3g} tokens per parameter at {DEFAULT_BUDGET:.0e} FLOPs"
+            )
+            best = (key, sel["source"], choice, reason)
+    if best is not None:
+        _, src, choice, reason = best
+        return {
+            "source": src,
+            "corpus": choice.get("corpus"),
+            "recipe": choice.get("recipe"),
+            "reason": reason,
+        }
+    ranked = sources.with_columns(
+        (pl.col("n_isoflop_points") > 0).alias("has_budgets"), (pl.col("n_corpora") <= 1).alias("one_corpus")
+    ).sort(["has_budgets", "one_corpus", "n_points"], descending=True)
+    return {
+        "source": ranked["source"][0],
+        "corpus": None,
+        "recipe": None,
+        "reason": "no stored fit: the single-corpus source with isoFLOP budgets and the most runs",
+    }
+
+
+def identifiability_table(ident: dict[str, Any]) -> pl.DataFrame:
+    """One row per parameter of an identifiability record: parameter, verdict, range_lo, range_hi, bootstrap."""
+    rows = []
+    for k, pr in ident.get("parameters", {}).items():
+        rng = pr.get("range") or [None, None]
+        rows.append(
+            {
+                "parameter": k,
+                "verdict": pr["verdict"],
+                "range_lo": rng[0],
+                "range_hi": rng[1],
+                "bootstrap interval": "trustworthy" if pr.get("bootstrap_trustworthy") else "untrustworthy",
+            }
         )
-    if budget < lo / 100:
-        return f"C = {budget:.3g} FLOPs is far below the smallest run ({lo:.3g}): outside the fitted range."
-    return None
+    return pl.DataFrame(
+        rows,
+        schema={
+            "parameter": pl.String,
+            "verdict": pl.String,
+            "range_lo": pl.Float64,
+            "range_hi": pl.Float64,
+            "bootstrap interval": pl.String,
+        },
+    )

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from app import fmt as textfmt
 from app.settings import REPO_ROOT
 from data import fits as fits_store
 
@@ -246,12 +247,11 @@ def js_safe(frame: pl.DataFrame, digits: int = 6) -> tuple[pl.DataFrame, list[st
             changed.append(name)
     if not changed:
         return frame, []
-    fmt = f"{{:.{digits}g}}"
     return (
         frame.with_columns(
             pl.col(c).cast(pl.String)  # integers: exact digits
             if frame.schema[c].is_integer()
-            else pl.col(c).cast(pl.Float64).map_elements(fmt.format, return_dtype=pl.String, skip_nulls=True)
+            else textfmt.g(frame.get_column(c), digits).alias(c)  # vectorised, nulls stay null
             for c in changed
         ),
         changed,

@@ -1,7 +1,10 @@
 """Parser for the project's JSON Lines run log (docs/FORMATS.md section 1).
 
 Line 1 is run metadata; every later line is one flat record per logging step. Metrics are emitted in long form,
-so keys that first appear late in the file are kept, and values are never coerced to another type.
+so keys that first appear late in the file are kept. Records are merged per (step, metric) by the loader, so
+a train record and an eval record at the same step both keep their metrics. Numeric strings are coerced;
+NaN/Infinity are kept as non-finite values (the loader stores them as flagged gaps); numbers no 64-bit float can
+hold (``1e400``, 400-digit integers) are rejected with their line.
 """
 
 from __future__ import annotations
@@ -19,8 +22,13 @@ from data.ingest.records import (
     STEP_AXES,
     ParsedFile,
     Reject,
+    SegmentTracker,
     StepRow,
     UnparseableFileError,
+    json_float,
+    json_int,
+    to_float,
+    to_int64,
 )
 
 #: Loss keys tried, in order, when the run metadata names no ``loss_metric``.
@@ -33,7 +41,21 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def validate_run_meta(meta: dict[str, Any], where: str) -> dict[str, Any]:
+_DECODER = json.JSONDecoder(parse_float=json_float, parse_int=json_int)
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` that returns :class:`~data.ingest.records.Unrepresentable` for numbers no float can hold.
+
+    Raises
+    ------
+    ValueError
+        Invalid JSON (``json.JSONDecodeError``) or a number Python refuses to parse.
+    """
+    return _DECODER.decode(text)
+
+
+def validate_run_meta(meta: dict[str, Any], where: str, dropped: list[str] | None = None) -> dict[str, Any]:
     """Check and normalise one run's metadata; unknown keys move into ``config``.
 
     Parameters
@@ -43,6 +65,10 @@ def validate_run_meta(meta: dict[str, Any], where: str) -> dict[str, Any]:
     where : str
         ``"file:line"`` used in error messages.
 
+    dropped : list, optional
+        Receives one reason per optional integer label (``seed``, ``n_gpus``) that is not an integer in the
+        64-bit range; the value is dropped and the run still loads.
+
     Returns
     -------
     dict
@@ -51,7 +77,8 @@ def validate_run_meta(meta: dict[str, Any], where: str) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        Missing ``run_id``/``kind``, unknown kind, non-positive N/D/C, bad compute_source; the message names ``where``.
+        Missing ``run_id``/``kind``, unknown kind, N/D/C not a finite positive number (including C = 6ND
+        overflowing), bad compute_source; the message names ``where``.
     """
     run_id = meta.get("run_id")
     if not isinstance(run_id, str) or not run_id.strip():
@@ -62,9 +89,9 @@ def validate_run_meta(meta: dict[str, Any], where: str) -> dict[str, Any]:
             f"{where}: run '{run_id}': 'kind' must be one of {', '.join(RUN_KINDS)}, got {kind!r}"
         )
     out: dict[str, Any] = {"run_id": run_id.strip(), "kind": kind}
-    config = dict(meta.get("config") or {})
-    if not isinstance(config, dict):
+    if not isinstance(meta.get("config") or {}, dict):
         raise ValueError(f"{where}: run '{run_id}': 'config' must be a JSON object")
+    config = dict(meta.get("config") or {})
     for key, value in meta.items():
         if key in ("type", "run_id", "kind", "config"):
             continue
@@ -74,13 +101,23 @@ def validate_run_meta(meta: dict[str, Any], where: str) -> dict[str, Any]:
         if value is None:
             continue
         if key in _POSITIVE:
-            if not _is_number(value) or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{where}: run '{run_id}': '{key}' must be a positive number, got {value!r}")
-            out[key] = float(value)
+            f, why = to_float(value)
+            if why is not None or f is None or not math.isfinite(f) or f <= 0:
+                detail = f" ({why})" if why else ""
+                raise ValueError(
+                    f"{where}: run '{run_id}': '{key}' must be a finite positive number, got {value!r}{detail}"
+                )
+            out[key] = f
         elif key in _INTEGER:
-            if not _is_number(value) or value != int(value):
-                raise ValueError(f"{where}: run '{run_id}': '{key}' must be an integer, got {value!r}")
-            out[key] = int(value)
+            n, why = to_int64(value)
+            if why is not None:
+                if dropped is None:
+                    raise ValueError(f"{where}: run '{run_id}': '{key}' must be an integer: {why}")
+                dropped.append(
+                    f"run '{run_id}': '{key}' must be an integer: {why}; value dropped, run loaded"
+                )
+                continue
+            out[key] = n
         elif key == "compute_source":
             if value not in COMPUTE_SOURCES:
                 raise ValueError(
@@ -90,6 +127,12 @@ def validate_run_meta(meta: dict[str, Any], where: str) -> dict[str, Any]:
         else:
             out[key] = str(value)
     fill_compute(out)
+    c = out.get("compute_flops")
+    if c is not None and not math.isfinite(c):
+        raise ValueError(
+            f"{where}: run '{run_id}': compute_flops = 6 N D overflows a 64-bit float "
+            f"(N = {out['n_params']:g}, D = {out['n_tokens']:g})"
+        )
     out["config"] = config
     return out
 
@@ -143,22 +186,26 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
     if lines[0] is None:
         raise UnparseableFileError(str(path), "line 1: not valid UTF-8 text")
     try:
-        meta = json.loads(lines[0])
-    except json.JSONDecodeError as e:
-        raise UnparseableFileError(str(path), f"line 1: run metadata is not valid JSON ({e.msg})") from e
+        meta = loads(lines[0])
+    except (ValueError, RecursionError) as e:
+        msg = e.msg if isinstance(e, json.JSONDecodeError) else str(e)
+        raise UnparseableFileError(str(path), f"line 1: run metadata is not valid JSON ({msg})") from e
     if not isinstance(meta, dict) or meta.get("type") != "run":
         raise UnparseableFileError(
             str(path), 'line 1: expected run metadata {"type": "run", "run_id": ..., ...}'
         )
+    dropped: list[str] = []
     try:
-        run = validate_run_meta(meta, f"{path}:1")
+        run = validate_run_meta(meta, f"{path}:1", dropped)
     except ValueError as e:
-        raise UnparseableFileError(str(path), str(e).split(": ", 1)[1]) from e
+        raise UnparseableFileError(str(path), "line 1: " + str(e).split(": ", 1)[1]) from e
+    for why in dropped:
+        parsed.rejects.append(Reject(1, lines[0][:4000], why))
     run["source_line"] = 1
     run_id = run["run_id"]
-    # step -> (line, raw, rows): a later record for the same step replaces the earlier one (a resumed run
-    # re-logs the steps after its last checkpoint); the superseded record goes to rejects with its line.
-    by_step: dict[int, tuple[int, str, list[StepRow]]] = {}
+    # Every metric value becomes one StepRow in file order; the loader merges them per (segment, step, metric):
+    # a later value for the same point wins (a resume; the overlap is recorded), an identical one collapses.
+    segments = SegmentTracker()
     last = len(lines)
     for lineno, raw in enumerate(lines[1:], start=2):
         if raw is None:
@@ -169,14 +216,15 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
         if not raw.strip():
             continue
         try:
-            rec = json.loads(raw)
-        except json.JSONDecodeError as e:
+            rec = loads(raw)
+        except (ValueError, RecursionError) as e:
             truncated = lineno == last and not ends_with_newline
-            reason = (
-                "truncated last record (no newline at end of file)"
-                if truncated
-                else f"invalid JSON ({e.msg})"
-            )
+            if truncated:
+                reason = "truncated last record (no newline at end of file)"
+            elif isinstance(e, json.JSONDecodeError):
+                reason = f"invalid JSON ({e.msg})"
+            else:
+                reason = f"cannot be read: {e}"
             parsed.rejects.append(Reject(lineno, raw, reason))
             continue
         if not isinstance(rec, dict):
@@ -185,48 +233,52 @@ def parse_jsonl_run_log(path: Path) -> ParsedFile:
         if rec.get("type") == "run":
             parsed.rejects.append(Reject(lineno, raw, "second run metadata record; one run per file"))
             continue
-        step = rec.get("step")
-        if not _is_number(step) or not math.isfinite(step) or step != int(step) or step < 0:
-            parsed.rejects.append(Reject(lineno, raw, f"'step' must be an integer >= 0, got {step!r}"))
+        step, why = to_int64(rec.get("step"))
+        if step is None and why is None:
+            parsed.rejects.append(Reject(lineno, raw, "record has no 'step' (every step record needs one)"))
             continue
-        if step > MAX_STEP:
-            parsed.rejects.append(Reject(lineno, raw, f"'step' {step} is out of range (at most {MAX_STEP})"))
+        if why is not None:
+            if "out of" in why and "range" in why:
+                reason = f"'step' {rec.get('step')!r} is out of range (at most {MAX_STEP})"
+            else:
+                reason = f"'step' must be an integer >= 0, got {rec.get('step')!r}: {why}"
+            parsed.rejects.append(Reject(lineno, raw, reason))
             continue
-        step = int(step)
+        if step < 0:
+            parsed.rejects.append(Reject(lineno, raw, f"'step' must be an integer >= 0, got {step}"))
+            continue
         axes: dict[str, float | None] = {}
         for ax in STEP_AXES[1:]:
-            v = rec.get(ax)
-            if v is None:
-                axes[ax] = None
-            elif _is_number(v) and math.isfinite(v) and v >= 0:
-                axes[ax] = float(v)
+            v, why = to_float(rec.get(ax))
+            if v is not None and math.isfinite(v) and v >= 0:
+                axes[ax] = v
             else:
                 axes[ax] = None
-                parsed.rejects.append(Reject(lineno, raw, f"axis '{ax}' must be a number >= 0, got {v!r}"))
+                if rec.get(ax) is not None:
+                    detail = why or "must be a finite number >= 0"
+                    parsed.rejects.append(
+                        Reject(lineno, raw, f"axis '{ax}': {detail}, got {rec.get(ax)!r}; axis dropped")
+                    )
         rows: list[StepRow] = []
         for key, v in rec.items():
             if key in STEP_AXES or key == "type" or v is None:
                 continue
-            if not _is_number(v) or not math.isfinite(v):
-                parsed.rejects.append(
-                    Reject(lineno, raw, f"metric '{key}': value {v!r} is not a finite number")
-                )
+            f, why = to_float(v)
+            if why is not None:
+                parsed.rejects.append(Reject(lineno, raw, f"metric '{key}': {why}"))
                 continue
-            rows.append(StepRow(run_id, step, key, float(v), line=lineno, **axes))
+            if f is None:
+                continue  # "" is not logged, like null
+            rows.append(StepRow(run_id, step, key, f, line=lineno, **axes))
         if not rows:
             continue
-        if step in by_step:
-            old_line, old_raw, _ = by_step[step]
-            parsed.rejects.append(
-                Reject(
-                    old_line, old_raw, f"step {step} logged again at line {lineno}; the later record is kept"
-                )
-            )
-        by_step[step] = (lineno, raw, rows)
-    metric_names: set[str] = set()
-    for _, _, rows in by_step.values():
+        seg = segments(step, lineno)
+        for r in rows:
+            r.segment = seg
         parsed.steps.extend(rows)
-        metric_names.update(r.metric for r in rows)
+    parsed.notes.extend(segments.notes())
+    metric_names: set[str] = set()
+    metric_names.update(r.metric for r in parsed.steps)
     if not run.get("loss_metric") and run["kind"] == "pretrain":
         run["loss_metric"] = next((k for k in DEFAULT_LOSS_KEYS if k in metric_names), None)
     parsed.runs.append(run)

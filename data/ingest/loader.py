@@ -4,19 +4,36 @@ Rules (docs/FORMATS.md, README "Ingest"):
 - a file whose content hash was already loaded (at any path) adds nothing;
 - a path whose content changed (a log that grew) replaces the rows that path loaded before;
 - a run id already loaded from another file is rejected (with all its rows), the file's other runs load;
-- everything a file loads, including its rejects and its ``ingest_files`` row, commits together or not at all.
+- everything a file loads, including its rejects and its ``ingest_files`` row, commits together or not at all;
+- metric values merge per (run, segment, step, metric) in file order, whatever the parser: an identical repeat
+  collapses (flag ``duplicate``), a different later value wins (flag ``overlap``, the earlier value kept in
+  ``metric_flags``), NaN/Inf become flagged gaps (flag ``nonfinite``) and never metric rows;
+- a run whose N, D, C is not a finite positive number is rejected whole; an integer label (seed, n_gpus) that is
+  not a 64-bit integer is dropped with a reject; a step out of range or a value no float holds is rejected.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import duckdb
 import polars as pl
 
-from data.ingest.records import EVAL_SAMPLE_COLUMNS, RUN_COLUMNS, ParsedFile, Reject
+from data.ingest.quality import compute_quality
+from data.ingest.records import (
+    EVAL_SAMPLE_COLUMNS,
+    INT64_MAX,
+    RUN_COLUMNS,
+    ParsedFile,
+    Reject,
+    StepRow,
+    json_safe,
+    to_float,
+    to_int64,
+)
 
 _RUN_SCHEMA: dict[str, pl.DataType] = {c: pl.String for c in RUN_COLUMNS}
 _RUN_SCHEMA.update(
@@ -32,7 +49,30 @@ _METRIC_COLS = (
     "wall_time_s",
     "metric",
     "value",
+    "segment",
 )
+_METRIC_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String,
+    "step": pl.Int64,
+    "tokens_seen": pl.Float64,
+    "flops_seen": pl.Float64,
+    "gpu_hours_seen": pl.Float64,
+    "wall_time_s": pl.Float64,
+    "metric": pl.String,
+    "value": pl.Float64,
+    "segment": pl.Int32,
+}
+_FLAG_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String,
+    "segment": pl.Int32,
+    "step": pl.Int64,
+    "metric": pl.String,
+    "flag": pl.String,
+    "value": pl.Float64,
+    "line": pl.Int64,
+    "kept_value": pl.Float64,
+    "kept_line": pl.Int64,
+}
 _EVAL_SAMPLE_COLS = EVAL_SAMPLE_COLUMNS
 _EVAL_COUNT_COLS = ("run_id", "model", "benchmark", "problem_id", "setting", "n_samples", "n_correct")
 
@@ -48,6 +88,146 @@ class FileOutcome:
     n_rows: int = 0
     n_rejects: int = 0
     message: str = ""
+    #: merge counts of this file's metric values: duplicate, overlap, nonfinite, segment restarts
+    n_flags: dict[str, int] = field(default_factory=dict)
+    #: run ids loaded that lack N, D or a loss (pretraining) -- what a fit will miss
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Flag:
+    """One metric value that is not a metric row: ``flag`` in nonfinite | overlap | duplicate."""
+
+    run_id: str
+    segment: int
+    step: int | None
+    metric: str
+    flag: str
+    value: float | None
+    line: int | None
+    kept_value: float | None = None
+    kept_line: int | None = None
+
+
+_AXES = ("tokens_seen", "flops_seen", "gpu_hours_seen", "wall_time_s")
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def merge_points(steps: list[StepRow], rejects: list[Reject]) -> tuple[list[StepRow], list[Flag]]:
+    """Merge metric values per (run, segment, step, metric) in the order given (file order).
+
+    Returns the finite points to store (one per key; a later different value replaces an earlier one) and the
+    flags (duplicates collapsed, overlaps with the superseded value, non-finite gaps). Axes missing on a kept
+    point are filled from the other records of the same (run, segment, step). Values or steps no column can
+    hold are appended to ``rejects`` (a backstop for every parser).
+    """
+    best: dict[tuple, StepRow] = {}
+    axes: dict[tuple, dict[str, float]] = {}
+    flags: list[Flag] = []
+    for r in steps:
+        if r.step is not None and not (0 <= r.step <= INT64_MAX):
+            rejects.append(
+                Reject(
+                    r.line or 0,
+                    json.dumps({"metric": r.metric, "step": str(r.step)}),
+                    f"'step' {r.step} is out of range (0 to {INT64_MAX})",
+                )
+            )
+            continue
+        v, why = (r.value, None) if type(r.value) is float else to_float(r.value)
+        if why is not None or v is None:
+            rejects.append(
+                Reject(
+                    r.line or 0,
+                    json.dumps({"metric": r.metric, "step": r.step}),
+                    f"metric '{r.metric}': {why or 'value is empty'}",
+                )
+            )
+            continue
+        r.value = v
+        ax_now = axes.setdefault((r.run_id, r.segment, r.step), {})
+        for ax in _AXES:
+            a = getattr(r, ax)
+            if a is None:
+                continue
+            if isinstance(a, int | float) and not isinstance(a, bool) and math.isfinite(a) and a >= 0:
+                ax_now[ax] = a
+            else:
+                setattr(r, ax, None)
+        key = (r.run_id, r.segment, r.step, r.metric)
+        old = best.get(key)
+        if old is None:
+            best[key] = r
+        elif _same(old.value, r.value):
+            flags.append(
+                Flag(r.run_id, r.segment, r.step, r.metric, "duplicate", r.value, r.line, old.value, old.line)
+            )
+        else:
+            flags.append(
+                Flag(r.run_id, r.segment, r.step, r.metric, "overlap", old.value, old.line, r.value, r.line)
+            )
+            best[key] = r
+    kept: list[StepRow] = []
+    for (run_id, seg, step, _), r in best.items():
+        for ax, a in axes.get((run_id, seg, step), {}).items():
+            if getattr(r, ax) is None:
+                setattr(r, ax, a)
+        if math.isfinite(r.value):
+            kept.append(r)
+        else:
+            flags.append(Flag(r.run_id, r.segment, r.step, r.metric, "nonfinite", r.value, r.line))
+    return kept, flags
+
+
+_RUN_POSITIVE = ("n_params", "n_params_nonembed", "n_tokens", "compute_flops", "budget_flops")
+
+
+def check_runs(runs: list[dict], rejects: list[Reject]) -> list[dict]:
+    """Runs whose N, D, C (and budget) are finite positive numbers; integer labels outside BIGINT dropped.
+
+    A backstop applied to every parser's output: a rejected run goes to ``rejects`` with its line and reason.
+    """
+    good = []
+    for r in runs:
+        line = int(r.get("source_line") or 0)
+        bad = None
+        for c in _RUN_POSITIVE:
+            v = r.get(c)
+            if v is None:
+                continue
+            f, why = to_float(v)
+            if why is not None or f is None or not math.isfinite(f) or f <= 0:
+                hint = (
+                    " (C = 6ND overflows)"
+                    if c == "compute_flops" and r.get("compute_source") == "6ND"
+                    else ""
+                )
+                bad = f"run '{r.get('run_id')}': '{c}' must be a finite positive number, got {v!r}{hint}; run not loaded"
+                break
+            r[c] = f
+        if bad:
+            rejects.append(Reject(line, json.dumps({"run_id": str(r.get("run_id"))}), bad))
+            continue
+        for c in ("seed", "n_gpus"):
+            if r.get(c) is None:
+                continue
+            n, why = to_int64(r[c])
+            if why is not None:
+                rejects.append(
+                    Reject(
+                        line,
+                        json.dumps({"run_id": str(r.get("run_id"))}),
+                        f"run '{r.get('run_id')}': '{c}' must be an integer: {why}; value dropped, run loaded",
+                    )
+                )
+                r[c] = None
+            else:
+                r[c] = n
+        good.append(r)
+    return good
 
 
 def now() -> datetime:
@@ -66,7 +246,15 @@ def already_loaded(con: duckdb.DuckDBPyConnection, path: str, sha: str) -> str |
 
 def _delete_previous(con: duckdb.DuckDBPyConnection, path: str) -> None:
     ids = [r[0] for r in con.execute("SELECT file_id FROM ingest_files WHERE path = ?", [path]).fetchall()]
-    for table in ("runs", "metrics", "eval_samples", "eval_counts", "rejects"):
+    for table in (
+        "runs",
+        "metrics",
+        "metric_flags",
+        "metric_quality",
+        "eval_samples",
+        "eval_counts",
+        "rejects",
+    ):
         con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT unnest(?::BIGINT[]))", [ids])
     con.execute("DELETE FROM ingest_files WHERE path = ?", [path])
 
@@ -92,6 +280,37 @@ def record_failure(con: duckdb.DuckDBPyConnection, path: str, sha: str, reason: 
     return FileOutcome(path, "failed", n_rejects=1, message=reason)
 
 
+def clear_skips(con: duckdb.DuckDBPyConnection, roots: list[str]) -> None:
+    """Forget the ``skipped`` ledger rows at or under ``roots`` (the paths an ingest is about to walk again);
+    what is still skipped is recorded anew, so the ledger names what the latest ingest did not read."""
+    for root in roots:
+        con.execute(
+            "DELETE FROM ingest_files WHERE status = 'skipped' AND (path = ? OR starts_with(path, ?))",
+            [root, root.rstrip("/") + "/"],
+        )
+
+
+def record_skip(con: duckdb.DuckDBPyConnection, path: str, reason: str) -> FileOutcome:
+    """Name a file (or folder) that was not read in the ledger (status ``skipped``) with the reason.
+
+    Replaces an earlier ``skipped`` row for the same path, so re-ingesting a folder does not pile them up.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM ingest_files WHERE path = ? AND status = 'skipped'", [path])
+        fid = con.execute("SELECT nextval('file_id_seq')").fetchone()[0]
+        con.execute(
+            "INSERT INTO ingest_files (file_id, path, content_sha256, format, status, n_rejects, message, ingested_at)"
+            " VALUES (?, ?, NULL, NULL, 'skipped', 0, ?, ?)",
+            [fid, path, reason, now()],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return FileOutcome(path, "skipped", message=reason)
+
+
 def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, sha: str) -> FileOutcome:
     """Write ``parsed`` (runs, metrics, eval rows, rejects, ledger row) in one transaction.
 
@@ -115,7 +334,7 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, sha: str) ->
             ).fetchall()
         )
         good_runs = []
-        for r in parsed.runs:
+        for r in check_runs(parsed.runs, rejects):
             if r["run_id"] in clash:
                 rejects.append(
                     Reject(
@@ -132,30 +351,35 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, sha: str) ->
             runs_df = pl.DataFrame(
                 [{c: r.get(c) for c in RUN_COLUMNS} for r in good_runs], schema=_RUN_SCHEMA
             ).with_columns(
-                pl.Series("config_json", [json.dumps(r.get("config") or {}, default=str) for r in good_runs]),
+                pl.Series(
+                    "config_json",
+                    [
+                        json.dumps(json_safe(r.get("config") or {}), default=str, allow_nan=False)
+                        for r in good_runs
+                    ],
+                ),
                 pl.lit(fid, pl.Int64).alias("file_id"),
                 pl.lit(path).alias("source_file"),
                 pl.Series("source_line", [r.get("source_line") for r in good_runs], dtype=pl.Int64),
                 pl.lit(t).alias("ingested_at"),
             )
             _insert(con, "runs", runs_df)
-        steps = [s for s in parsed.steps if s.run_id in keep]
+        steps, flags = merge_points([s for s in parsed.steps if s.run_id in keep], rejects)
         if steps:
             mdf = pl.DataFrame(
-                {c: [getattr(s, c) for s in steps] for c in _METRIC_COLS},
-                schema={
-                    "run_id": pl.String,
-                    "step": pl.Int64,
-                    "tokens_seen": pl.Float64,
-                    "flops_seen": pl.Float64,
-                    "gpu_hours_seen": pl.Float64,
-                    "wall_time_s": pl.Float64,
-                    "metric": pl.String,
-                    "value": pl.Float64,
-                },
+                {c: [getattr(s, c) for s in steps] for c in _METRIC_COLS}, schema=_METRIC_SCHEMA
             ).with_columns(pl.lit(fid, pl.Int64).alias("file_id"))
             _insert(con, "metrics", mdf)
             n_rows += mdf.height
+        if flags:
+            fdf = pl.DataFrame(
+                {c: [getattr(f, c) for f in flags] for c in _FLAG_SCHEMA}, schema=_FLAG_SCHEMA
+            ).with_columns(pl.lit(fid, pl.Int64).alias("file_id"))
+            _insert(con, "metric_flags", fdf)
+        if steps or flags:
+            compute_quality(con, fid)
+        n_flags = {k: sum(1 for f in flags if f.flag == k) for k in ("duplicate", "overlap", "nonfinite")}
+        n_flags["segments_restarted"] = sum(1 for n in parsed.notes if n.startswith("step counter restarted"))
         for table, frame, cols in (
             ("eval_samples", parsed.eval_samples, _EVAL_SAMPLE_COLS),
             ("eval_counts", parsed.eval_counts, _EVAL_COUNT_COLS),
@@ -185,11 +409,28 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, sha: str) ->
                 },
             )
             _insert(con, "rejects", rdf)
-        message = "; ".join(parsed.notes)
+        notes = list(parsed.notes)
+        if n_flags["duplicate"]:
+            notes.append(f"{n_flags['duplicate']} duplicate points collapsed")
+        if n_flags["overlap"]:
+            notes.append(
+                f"{n_flags['overlap']} points logged again with another value (later value kept; see metric_flags)"
+            )
+        if n_flags["nonfinite"]:
+            notes.append(f"{n_flags['nonfinite']} NaN/Inf values stored as gaps in metric_flags")
+        message = "; ".join(notes)
         status = "loaded"
         if parsed.runs and not good_runs:
             status = "failed"
-            message = "nothing loaded: every run id in this file was already ingested from another file"
+            if clash and all(r["run_id"] in clash for r in parsed.runs):
+                message = "nothing loaded: every run id in this file was already ingested from another file"
+            else:
+                message = "nothing loaded: " + "; ".join(
+                    r.reason
+                    for r in rejects
+                    if "run not loaded" in r.reason or "already ingested" in r.reason
+                )
+        missing = _missing_for_fit(good_runs, steps)
         con.execute(
             "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [fid, path, sha, parsed.format, status, len(good_runs), n_rows, len(rejects), message or None, t],
@@ -198,7 +439,29 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, sha: str) ->
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return FileOutcome(path, status, parsed.format, len(good_runs), n_rows, len(rejects), message)
+    return FileOutcome(
+        path, status, parsed.format, len(good_runs), n_rows, len(rejects), message, n_flags, missing
+    )
+
+
+def _missing_for_fit(runs: list[dict], steps: list[StepRow]) -> list[str]:
+    """'run_id: no N, D' lines for pretraining runs that lack what a pretraining fit needs."""
+    metrics_by_run: dict[str, set[str]] = {}
+    for s in steps:
+        metrics_by_run.setdefault(s.run_id, set()).add(s.metric)
+    out = []
+    for r in runs:
+        if r.get("kind", "pretrain") != "pretrain":
+            continue
+        lack = [
+            name for c, name in (("n_params", "N (n_params)"), ("n_tokens", "D (n_tokens)")) if not r.get(c)
+        ]
+        lm = r.get("loss_metric")
+        if not lm or lm not in metrics_by_run.get(r["run_id"], set()):
+            lack.append("a loss")
+        if lack:
+            out.append(f"{r['run_id']}: no {', '.join(lack)}")
+    return out
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

@@ -22,6 +22,8 @@ from data.ingest.records import (
     Reject,
     StepRow,
     UnparseableFileError,
+    to_float,
+    to_int64,
 )
 
 _RUN_FLOAT = ("n_params", "n_params_nonembed", "n_tokens", "compute_flops", "budget_flops")
@@ -65,6 +67,15 @@ def _bad_cast(df: pl.DataFrame, col: str, dtype) -> pl.Series:
     s = df[col].str.strip_chars()
     cast = s.cast(dtype, strict=False)
     return s.is_not_null() & (s != "") & cast.is_null()
+
+
+def _mostly_numeric(col: pl.Series) -> bool:
+    """A column is numeric when at least half of its non-blank cells are numbers (``N/A`` in a numeric column
+    is then rejected cell by cell, loudly, instead of silently turning the whole column into text)."""
+    s = col.str.strip_chars()
+    filled = int((s.is_not_null() & (s != "")).sum())
+    numbers = int(s.cast(pl.Float64, strict=False).is_not_null().sum())
+    return numbers > 0 and 2 * numbers >= filled
 
 
 def _reject_rows(parsed: ParsedFile, df: pl.DataFrame, mask: pl.Series, reason: str) -> pl.DataFrame:
@@ -148,7 +159,10 @@ def _parse_run_table(parsed: ParsedFile, df: pl.DataFrame, default_source: str) 
     reserved = set(RUN_COLUMNS) | {"final_loss", "_line"}
     numeric_cols = [c for c in (*_RUN_FLOAT, *_RUN_INT, "final_loss") if c in df.columns]
     for c in [c for c in _RUN_INT if c in df.columns]:
-        bad = _bad_cast(df, c, pl.Int64)
+        f = df[c].str.strip_chars().cast(pl.Float64, strict=False)
+        bad = _bad_cast(df, c, pl.Float64) | (  # integral floats such as Parquet's 7.0 are integers
+            f.is_not_null() & (~f.is_finite() | (f != f.floor()) | (f.abs() >= 2.0**63))
+        ).fill_null(False)
         if bad.any():
             for row in df.filter(bad).iter_rows(named=True):
                 parsed.rejects.append(
@@ -166,12 +180,19 @@ def _parse_run_table(parsed: ParsedFile, df: pl.DataFrame, default_source: str) 
             parsed, df, _bad_cast(df, c, dtype), f"column '{c}': value '{{{c}}}' is not a number"
         )
         if c in _RUN_FLOAT or c == "final_loss":
-            v = df[c].cast(pl.Float64, strict=False)
+            v = df[c].str.strip_chars().cast(pl.Float64, strict=False)
+            df = _reject_rows(
+                parsed,
+                df,
+                v.is_not_null() & ~v.is_finite(),
+                f"column '{c}': value '{{{c}}}' is not a finite number (NaN, Inf or beyond a 64-bit float)",
+            )
+            v = df[c].str.strip_chars().cast(pl.Float64, strict=False)
             df = _reject_rows(
                 parsed, df, v.is_not_null() & ~(v > 0), f"column '{c}': value '{{{c}}}' must be positive"
             )
     extra = [c for c in df.columns if c not in reserved]
-    extra_numeric = [c for c in extra if not _bad_cast(df, c, pl.Float64).any() and df[c].is_not_null().any()]
+    extra_numeric = [c for c in extra if _mostly_numeric(df[c])]
     extra_text = [c for c in extra if c not in extra_numeric]
     for row in df.iter_rows(named=True):
         run: dict[str, Any] = {"run_id": row["run_id"], "kind": row.get("kind") or "pretrain"}
@@ -181,7 +202,7 @@ def _parse_run_table(parsed: ParsedFile, df: pl.DataFrame, default_source: str) 
             if c in _RUN_FLOAT:
                 run[c] = float(row[c])
             elif c in _RUN_INT:
-                run[c] = int(row[c])
+                run[c] = to_int64(row[c])[0]
             else:
                 run[c] = row[c]
         run.setdefault("source", default_source)
@@ -195,8 +216,19 @@ def _parse_run_table(parsed: ParsedFile, df: pl.DataFrame, default_source: str) 
                 StepRow(run["run_id"], None, run["loss_metric"], float(row["final_loss"]), line=line)
             )
         for c in extra_numeric:
-            if row[c] is not None:
-                parsed.steps.append(StepRow(run["run_id"], None, c, float(row[c]), line=line))
+            if row[c] is None or not row[c].strip():
+                continue  # a blank cell is "not logged": no row, never 0 or NaN
+            f, why = to_float(row[c])
+            if why is not None:
+                parsed.rejects.append(
+                    Reject(
+                        line,
+                        json.dumps({"run_id": run["run_id"], c: row[c]}),
+                        f"column '{c}': {why}; this value not loaded, run loaded",
+                    )
+                )
+                continue
+            parsed.steps.append(StepRow(run["run_id"], None, c, f, line=line))  # NaN/Inf: a flagged gap
         parsed.runs.append(run)
 
 
@@ -255,8 +287,15 @@ def _parse_eval_table(parsed: ParsedFile, df: pl.DataFrame, fmt: str, default_so
                 df = _reject_rows(
                     parsed, df, _bad_cast(df, c, pl.Float64), f"column '{c}': '{{{c}}}' is not a number"
                 )
+                v = df[c].str.strip_chars().cast(pl.Float64, strict=False)
+                df = _reject_rows(
+                    parsed,
+                    df,
+                    v.is_not_null() & ~v.is_finite(),
+                    f"column '{c}': '{{{c}}}' is not a finite number",
+                )
                 if c != "setting_value":
-                    v = df[c].cast(pl.Float64, strict=False)
+                    v = df[c].str.strip_chars().cast(pl.Float64, strict=False)
                     df = _reject_rows(
                         parsed,
                         df,
@@ -296,7 +335,9 @@ def _parse_eval_table(parsed: ParsedFile, df: pl.DataFrame, fmt: str, default_so
         for c in _EVAL_FLOAT:
             cols.append(
                 (
-                    pl.col(c).cast(pl.Float64, strict=False) if c in df.columns else pl.lit(None, pl.Float64)
+                    pl.col(c).str.strip_chars().cast(pl.Float64, strict=False)
+                    if c in df.columns
+                    else pl.lit(None, pl.Float64)
                 ).alias(c)
             )
         cols.append(

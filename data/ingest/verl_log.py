@@ -16,7 +16,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from data.ingest.records import ParsedFile, Reject, StepRow, UnparseableFileError
+from data.ingest.records import (
+    ParsedFile,
+    Reject,
+    SegmentTracker,
+    StepRow,
+    UnparseableFileError,
+    to_float,
+)
 
 FORMAT = "verl_log"
 
@@ -142,7 +149,7 @@ def _val_name(key: str) -> str:
     return key if key.startswith("val/") else f"val/{key}"
 
 
-def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | None = None) -> ParsedFile:
+def parse_verl_log(path: Path, *, source: str | None = None, run_id: str | None = None) -> ParsedFile:
     """Parse one verl PPO/GRPO console log into one RL run and its per-step metrics.
 
     Compute axis: for every training step, the phase timings the trainer logs
@@ -158,7 +165,8 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
     path : pathlib.Path
         The ``*.log`` file (UTF-8; ANSI colour codes and Ray ``(name pid=N)`` prefixes are stripped).
     source : str, optional
-        Study name stored in ``runs.source`` (default ``"verl_gsm8k_ppo"``).
+        Study name stored in ``runs.source`` (default: the name of the folder holding the log; ``scaling
+        ingest`` passes ``--source`` or a side-car's ``source`` instead when given).
     run_id : str, optional
         Run key; default: the file name without its extension.
 
@@ -198,7 +206,8 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
     A ``step:`` line whose step is not an integer, or with a value that is not a number (or a
     ``key:value`` pair that cannot be split), is rejected whole into ``rejects`` (1-based line
     number, reason); its timings are then not counted. Non-finite values (``nan``, ``inf``) are
-    skipped and counted in ``notes``.
+    kept (the loader stores them as flagged gaps in ``metric_flags``) and counted in ``notes``; a value
+    no 64-bit float holds (``1e400``) rejects its line. A step counter that restarts starts a new segment.
 
     Raises
     ------
@@ -266,15 +275,25 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
     n_per_node = cfg_value("trainer", "n_gpus_per_node")
     nnodes = cfg_value("trainer", "nnodes")
     n_gpus: int | None = None
-    if isinstance(n_per_node, int):
+    if isinstance(n_per_node, int) and not isinstance(n_per_node, bool):
         n_gpus = n_per_node * (nnodes if isinstance(nnodes, int) and nnodes > 0 else 1)
+        if not 0 < n_gpus <= 2**31:
+            parsed.rejects.append(
+                Reject(
+                    1,
+                    f"n_gpus_per_node={str(n_per_node)[:40]}, nnodes={str(nnodes)[:40]}",
+                    f"run '{rid}': 'n_gpus' must be an integer: {str(n_gpus)[:24]}... is out of range; "
+                    "value dropped, run loaded",
+                )
+            )
+            n_gpus = None
     model_path = cfg_value("actor_rollout_ref", "model", "path")
     bsz = cfg_value("data", "train_batch_size")
     p_len = cfg_value("data", "max_prompt_length")
     r_len = cfg_value("data", "max_response_length")
     adv = cfg_value("algorithm", "adv_estimator")
 
-    run: dict[str, Any] = {"run_id": rid, "kind": "rl", "source": source}
+    run: dict[str, Any] = {"run_id": rid, "kind": "rl", "source": source or path.parent.name}
     if model_path is not None:
         run["base_model"] = str(model_path)
     family = next((f for key, f in FAMILY_FROM_PATH if key in str(model_path).lower()), None)
@@ -342,6 +361,9 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
         for k, v in init_vals[0].items():
             parsed.steps.append(StepRow(rid, 0, _val_name(k), v, gpu_hours_seen=0.0, wall_time_s=0.0))
     skipped_echo = False
+    segments = SegmentTracker()
+    if init_vals:
+        segments(0)
     for lineno, text in step_lines:
         m = _STEP_RE.match(text.rstrip())
         if m is None:
@@ -363,11 +385,15 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
             if not sep or not key:
                 bad = f"cannot split {part!r} into key:value"
                 break
-            try:
-                values[key] = float(val)
-            except ValueError:
-                bad = f"value of {key!r} is not a number: {val.strip()!r}"
+            f, why = to_float(val)
+            if why is not None or f is None:
+                bad = (
+                    f"value of {key!r}: {why}"
+                    if why and "out of range" in why
+                    else f"value of {key!r} is not a number: {val.strip()!r}"
+                )
                 break
+            values[key] = f
         if bad is not None:
             parsed.rejects.append(Reject(lineno, text, bad))
             continue
@@ -380,33 +406,37 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
             if init_vals and step == 0:
                 skipped_echo = True
                 continue
-            for k, v in values.items():
-                if math.isfinite(v):
-                    parsed.steps.append(
-                        StepRow(
-                            rid,
-                            step,
-                            _val_name(k),
-                            v,
-                            gpu_hours_seen=0.0 if step == 0 else _gh(cum_s, n_gpus),
-                            wall_time_s=0.0 if step == 0 else cum_s,
-                            line=lineno,
-                        )
+            seg = segments(step, lineno)
+            for k, v in values.items():  # non-finite values become flagged gaps in the loader
+                parsed.steps.append(
+                    StepRow(
+                        rid,
+                        step,
+                        _val_name(k),
+                        v,
+                        gpu_hours_seen=0.0 if step == 0 else _gh(cum_s, n_gpus),
+                        wall_time_s=0.0 if step == 0 else cum_s,
+                        line=lineno,
+                        segment=seg,
                     )
+                )
             continue
         step_s_total = sum(v for k, v in timing.items() if k not in EXCLUDED_TIMING_KEYS and math.isfinite(v))
         cum_s += step_s_total
         gh = _gh(cum_s, n_gpus)
+        seg = segments(step, lineno)
         for k, v in values.items():
             if not math.isfinite(v):
-                n_nonfinite += 1
-                continue
-            parsed.steps.append(StepRow(rid, step, k, v, gpu_hours_seen=gh, wall_time_s=cum_s, line=lineno))
+                n_nonfinite += 1  # kept: the loader stores it as a flagged gap, never a metric row
+            parsed.steps.append(
+                StepRow(rid, step, k, v, gpu_hours_seen=gh, wall_time_s=cum_s, line=lineno, segment=seg)
+            )
         last_step = step if last_step is None else max(last_step, step)
 
     if final_vals:
         ln, vals = final_vals[-1]
         fstep = (last_step + 1) if last_step is not None else 0
+        fseg = segments.segment
         for k, v in vals.items():
             parsed.steps.append(
                 StepRow(
@@ -417,6 +447,7 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
                     gpu_hours_seen=_gh(cum_s, n_gpus),
                     wall_time_s=cum_s,
                     line=ln,
+                    segment=fseg,
                 )
             )
 
@@ -432,7 +463,8 @@ def parse_verl_log(path: Path, *, source: str = "verl_gsm8k_ppo", run_id: str | 
     if final_vals:
         parsed.notes.append("final validation stored at step last+1 with the last step's compute")
     if n_nonfinite:
-        parsed.notes.append(f"{n_nonfinite} non-finite metric values (nan/inf) skipped")
+        parsed.notes.append(f"{n_nonfinite} non-finite metric values (nan/inf) kept as flagged gaps")
+    parsed.notes.extend(segments.notes())
     return parsed
 
 

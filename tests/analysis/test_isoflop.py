@@ -67,9 +67,11 @@ def test_too_few_and_not_convex():
     N = np.array([1e7, 2e7, 1e7, 2e7, 4e7])
     L = np.array([3.0, 2.9, 3.0, 2.8, 3.0 - 0.5])  # second budget concave
     L[2:] = [3.0, 2.0, 3.0]  # make it convex
-    m = isoflop_minima(C, N, L)
+    # 3 cells are below the default minimum of 4 (no residual left); allowed explicitly with min_points=3
+    assert isoflop_minima(C, N, L)["status"].to_list() == ["too_few_points", "too_few_points"]
+    m = isoflop_minima(C, N, L, min_points=3)
     assert m["status"].to_list() == ["too_few_points", "ok"]
-    m2 = isoflop_minima(C[2:], N[2:], np.array([2.0, 3.0, 2.0]))
+    m2 = isoflop_minima(C[2:], N[2:], np.array([2.0, 3.0, 2.0]), min_points=3)
     assert m2["status"][0] == "not_convex" and np.isnan(m2["N_opt"][0])
 
 

@@ -52,7 +52,7 @@ def test_pretraining_degenerate_selection_warns_instead_of_failing(app_env):
     at.selectbox(key="pretraining.corpus.recipe").select("validation-optimal").run()
     assert not at.exception, at.exception
     warnings = " ".join(w.value for w in at.warning)
-    assert "runs for a 5-parameter law" in warnings or "lower bound" in warnings or "No fitted curve" in warnings
+    assert "beta = 0 is at its bound" in warnings and "not identified" in warnings  # README "Fit verdicts"
     at.text_input(key="pretraining.budget_flops").input("1e40").run()
     assert not at.exception
     assert any("far extrapolation" in w.value for w in at.warning) or any("allocation" in e.value for e in at.error)

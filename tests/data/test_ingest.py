@@ -82,7 +82,7 @@ def test_bad_line_is_rejected_with_line_and_reason_rest_loads(tmp_path):
     rej = con.execute("SELECT line, reason FROM rejects ORDER BY line").fetchall()
     assert [r[0] for r in rej] == [3, 4, 5]
     assert "invalid JSON" in rej[0][1]
-    assert "metric 'loss'" in rej[1][1] and "not a finite number" in rej[1][1]
+    assert rej[1][1] == "metric 'loss': value 'abc' is text, not a number"
     assert "'step' must be an integer" in rej[2][1]
     # good lines and the good metric of line 4 (lr) are kept
     assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 3
@@ -222,7 +222,9 @@ def test_eval_negative_token_count_is_rejected(tmp_path):
 def test_bom_non_utf8_line_huge_step_and_resumed_steps(tmp_path):
     f = tmp_path / "r.jsonl"
     body = (
-        b"\xef\xbb\xbf" + json.dumps(META).encode() + b"\n"
+        b"\xef\xbb\xbf"
+        + json.dumps(META).encode()
+        + b"\n"
         + b'{"step": 1, "loss": 5.0}\n'
         + b'{"step": 2, "loss": 4.\xff}\n'
         + b'{"step": 9223372036854775808, "loss": 4.0}\n'
@@ -233,37 +235,57 @@ def test_bom_non_utf8_line_huge_step_and_resumed_steps(tmp_path):
     f.write_bytes(body)
     ingest_paths(tmp_path / "db.duckdb", [f])
     con = open_ro(tmp_path / "db.duckdb")
-    assert con.execute("SELECT step, value FROM metrics ORDER BY step").fetchall() == [(1, 5.0), (2, 4.4), (3, 3.5)]
+    assert con.execute("SELECT step, value FROM metrics ORDER BY step").fetchall() == [
+        (1, 5.0),
+        (2, 4.4),
+        (3, 3.5),
+    ]
     rej = dict(con.execute("SELECT line, reason FROM rejects").fetchall())
     assert rej[3] == "line is not valid UTF-8 text"
     assert "out of range" in rej[4]
-    assert "not a finite number" in rej[5]
+    assert rej[5] == "metric 'loss': value 'x' is text, not a number"
     assert set(rej) == {3, 4, 5}
     con.close()
 
 
-def test_resumed_run_later_record_wins_and_earlier_is_rejected(tmp_path):
-    f = write_jsonl(tmp_path / "r.jsonl", [META, {"step": 1, "loss": 5.0}, {"step": 2, "loss": 4.0},
-                                           {"step": 2, "loss": 3.9}, {"step": 3, "loss": 3.5}])
+def test_resumed_run_later_record_wins_and_the_overlap_is_recorded(tmp_path):
+    f = write_jsonl(
+        tmp_path / "r.jsonl",
+        [
+            META,
+            {"step": 1, "loss": 5.0},
+            {"step": 2, "loss": 4.0},
+            {"step": 2, "loss": 3.9},
+            {"step": 3, "loss": 3.5},
+        ],
+    )
     ingest_paths(tmp_path / "db.duckdb", [f])
     con = open_ro(tmp_path / "db.duckdb")
     assert con.execute("SELECT value FROM metrics WHERE step = 2").fetchall() == [(3.9,)]
-    assert con.execute("SELECT line, reason FROM rejects").fetchall() == [
-        (3, "step 2 logged again at line 4; the later record is kept")
-    ]
+    assert con.execute("SELECT count(*) FROM rejects").fetchone()[0] == 0
+    assert con.execute(
+        "SELECT flag, step, value, line, kept_value, kept_line FROM metric_flags"
+    ).fetchall() == [("overlap", 2, 4.0, 3, 3.9, 4)]
     con.close()
 
 
 def test_counts_duplicates_and_bad_seed(tmp_path):
     c = tmp_path / "counts.csv"
-    c.write_text("run_id,model,benchmark,problem_id,n_samples,n_correct\nj,m,b,p1,10,3\nj,m,b,p2,10,1\nj,m,b,p1,10,4\n")
+    c.write_text(
+        "run_id,model,benchmark,problem_id,n_samples,n_correct\nj,m,b,p1,10,3\nj,m,b,p2,10,1\nj,m,b,p1,10,4\n"
+    )
     r = tmp_path / "runs.csv"
     r.write_text("run_id,n_params,n_tokens,final_loss,seed\na,1e8,2e9,3.1,1.5\nb,1e8,4e9,3.0,7\n")
     ingest_paths(tmp_path / "db.duckdb", [c, r])
     con = open_ro(tmp_path / "db.duckdb")
-    assert con.execute("SELECT problem_id, n_correct FROM eval_counts ORDER BY 1").fetchall() == [("p1", 3), ("p2", 1)]
+    assert con.execute("SELECT problem_id, n_correct FROM eval_counts ORDER BY 1").fetchall() == [
+        ("p1", 3),
+        ("p2", 1),
+    ]
     assert con.execute("SELECT run_id, seed FROM runs WHERE kind = 'pretrain' ORDER BY 1").fetchall() == [
-        ("a", None), ("b", 7)]
+        ("a", None),
+        ("b", 7),
+    ]
     reasons = [r[0] for r in con.execute("SELECT reason FROM rejects ORDER BY source_file, line").fetchall()]
     assert any("duplicate problem 'p1'" in x for x in reasons)
     assert any("'1.5' is not an integer; value dropped, run loaded" in x for x in reasons)

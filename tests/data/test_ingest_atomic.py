@@ -21,7 +21,9 @@ def test_metric_first_logged_after_25k_lines_is_kept_as_float(tmp_path):
     f.write_text("\n".join(lines) + "\n")
     ingest_paths(tmp_path / "db.duckdb", [f])
     con = open_ro(tmp_path / "db.duckdb")
-    row = con.execute("SELECT step, value, typeof(value) FROM metrics WHERE metric = 'eval/late_metric'").fetchone()
+    row = con.execute(
+        "SELECT step, value, typeof(value) FROM metrics WHERE metric = 'eval/late_metric'"
+    ).fetchone()
     assert row == (25_001, 7.0, "DOUBLE")
     assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 25_002
     con.close()
@@ -52,6 +54,7 @@ def test_interrupted_ingest_leaves_previous_database_untouched(tmp_path, monkeyp
         ingest_paths(db, [tmp_path / "in"])
     assert db.read_bytes() == before
     assert not (tmp_path / "db.duckdb.tmp").exists()
+    assert not list(tmp_path.glob("db.duckdb.ingest-*"))  # the unique temporary copy is removed too
     con = open_ro(db)
     assert [r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()] == ["a"]
     con.close()

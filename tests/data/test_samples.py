@@ -79,6 +79,8 @@ def _data_files(root: Path) -> list[Path]:
 def _classify(path: Path) -> str:
     """The input format docs/FORMATS.md assigns to a file, from its name and columns."""
     name = path.name
+    if name == "scaling_run.json":
+        return "sidecar"
     if name.endswith((".jsonl", ".jsonl.gz")):
         return "jsonl"
     if name.endswith(".log"):
@@ -213,8 +215,8 @@ def test_run_ids_unique_across_all_samples(samples):
             assert len(new) == len(set(new)), f"{path}: duplicate run ids in a tidy table"
         elif fmt in ("eval_answers", "eval_counts"):
             new = _read_table(path)["run_id"].unique().to_list()
-        elif fmt == "verl_log":
-            continue  # the adapter names these runs; not a sample id
+        elif fmt in ("verl_log", "sidecar"):
+            continue  # the adapter names these runs; the side-car names their source
         else:
             pytest.fail(f"unexpected data file {path.relative_to(samples)}")
         assert all(i.startswith(PREFIX[src]) for i in new), (src, new[:3])

@@ -40,5 +40,5 @@ def test_one_statement_at_a_time(db):
 
 
 def test_timeout_interrupts(db):
-    with pytest.raises(QueryTimeout, match="interrupted after 0.2 s"):
+    with pytest.raises(QueryTimeout, match="stopped after 0.2 s"):
         run_sql(db, "SELECT count(*) FROM range(10000000000) a", timeout_s=0.2)

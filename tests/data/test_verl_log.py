@@ -53,7 +53,7 @@ def test_real_log_matches_tidy_csv(shared_data, csv_rows, name):
     assert len(parsed.runs) == 1
     run = parsed.runs[0]
     assert run["run_id"] == name[: -len(".log")]
-    assert run["kind"] == "rl" and run["source"] == "verl_gsm8k_ppo"
+    assert run["kind"] == "rl" and run["source"] == "raw"  # the folder holding the log (no --source, no side-car)
     assert run["n_gpus"] == n_gpus and run["recipe"] == recipe and run["algorithm"] == "ppo-gae"
     assert run["n_params"] == pytest.approx(n_params)
     assert run["model_family"] == ("gemma-2" if name.startswith("gemma") else "qwen2.5")
