@@ -296,7 +296,8 @@ def fit_sigmoid(
     thr = sse_fit + 3.841 * max(sse_fit, 1e-300) / dof
     in_range = A_grid[profile_A <= thr]
     A_range = (float(min(in_range.min(), A)), float(max(in_range.max(), A))) if in_range.size else (A, A)
-    at_bound = bool(A <= A_min + 1e-6 or A >= A_hi - 1e-6)
+    tol = 0.1 * A_step  # the refinement stops a hair inside an active bound
+    at_bound = bool(A <= A_min + tol or A >= A_hi - tol)
     warnings: list[str] = []
     if frac < 0.8:
         warnings.append(

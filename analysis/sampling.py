@@ -30,6 +30,8 @@ __all__ = [
     "coverage_bootstrap",
     "fit_coverage_counts",
     "majority_at_k",
+    "TIE_POLICIES",
+    "UNPARSED_POLICIES",
 ]
 
 
@@ -468,14 +470,29 @@ def _frame_from(frame_or_arrays: Any) -> pl.DataFrame:
     )
 
 
+#: Tie policies of :func:`majority_at_k` (what a size-k subset scores when several answers share the top count).
+TIE_POLICIES: tuple[str, ...] = ("random", "wrong", "expected")
+#: What a sample whose answer failed to parse (null ``answer``) does in the vote.
+UNPARSED_POLICIES: tuple[str, ...] = ("abstain", "wrong_vote")
+
+
 def _majority_one(
-    codes: np.ndarray, ans_correct: np.ndarray, k: int, n_subsets: int, rng: np.random.Generator
-) -> tuple[float, int, bool]:
-    """Mean credit of plurality votes over size-k subsets of one problem's samples."""
+    codes: np.ndarray,
+    ans_correct: np.ndarray,
+    k: int,
+    n_subsets: int,
+    rng: np.random.Generator,
+    ties: str = "random",
+) -> tuple[float, int, bool, int, int]:
+    """Mean credit of plurality votes over size-k subsets of one problem's samples.
+
+    Returns (mean credit, subsets scored, exact enumeration, subsets with a tie for the top count, tied subsets
+    in which a correct answer is among the tied ones).
+    """
     n = codes.size
     n_ans = ans_correct.size
-    if n_ans == 0:
-        return 0.0, 0, True
+    if n_ans == 0:  # every sample failed to parse: every subset scores 0
+        return 0.0, 0, True, 0, 0
     if math.comb(n, k) <= n_subsets:
         subsets = np.array(list(combinations(range(n), k)), dtype=np.int64)
         exact = True
@@ -490,8 +507,18 @@ def _majority_one(
     top = counts.max(axis=1, keepdims=True)
     tied = (counts == top) & (top > 0)
     n_tied = tied.sum(axis=1)
-    credit = np.where(n_tied > 0, (tied * ans_correct[None, :]).sum(axis=1) / np.maximum(n_tied, 1), 0.0)
-    return float(credit.mean()), int(votes.shape[0]), exact
+    is_tie = n_tied > 1
+    tie_with_correct = is_tie & (tied & (ans_correct[None, :] > 0)).any(axis=1)
+    if ties == "expected":
+        credit = np.where(n_tied > 0, (tied * ans_correct[None, :]).sum(axis=1) / np.maximum(n_tied, 1), 0.0)
+    else:
+        # one winner per subset: the only top answer, or (random) a uniform draw among the tied ones
+        draw = rng.random(counts.shape) if ties == "random" else np.zeros(counts.shape)
+        winner = np.argmax(np.where(tied, draw + 1.0, 0.0), axis=1)
+        credit = np.where(n_tied > 0, ans_correct[winner], 0.0)
+        if ties == "wrong":
+            credit = np.where(is_tie, 0.0, credit)
+    return float(credit.mean()), int(votes.shape[0]), exact, int(is_tie.sum()), int(tie_with_correct.sum())
 
 
 def majority_at_k(
@@ -501,53 +528,80 @@ def majority_at_k(
     n_subsets: int = 100,
     rng: np.random.Generator,
     by: Sequence[str] = (),
+    ties: str = "random",
+    unparsed: str = "abstain",
 ) -> pl.DataFrame:
     """Majority-vote accuracy with k samples, per problem (Monte-Carlo over size-k subsets).
 
     For each problem, draw ``n_subsets`` random size-k subsets (without replacement) of its n
     logged samples; in each subset the answer with the most votes wins and the subset scores
     whether that answer is correct. majority@k of the problem is the mean score over subsets.
-    When C(n, k) <= ``n_subsets`` every subset is enumerated instead (exact value).
+    When C(n, k) <= ``n_subsets`` every subset is enumerated instead (exact value up to the tie
+    draws). This is the estimator of Brown et al. (2024, Sec. 4: 100 random subsets per problem);
+    Wu et al. (2024) study its limit (the modal answer's correctness) as k grows.
 
-    Tie rule: when m answers share the top count, the subset scores the fraction of the tied
-    answers that are correct (the expected score of breaking the tie uniformly at random).
-    Samples whose ``answer`` is null abstain (do not vote); a subset in which every sample
-    abstains scores 0. An answer string's correctness is the mean of its samples' ``correct``
-    flags (normally all equal).
+    Tie policy (``ties``), when m > 1 answers share the top count:
+
+    - ``"random"``: one of the tied answers wins, drawn uniformly with ``rng`` (seeded: the same
+      seed gives the same result);
+    - ``"wrong"``: the subset scores 0 (a tie is not a decision);
+    - ``"expected"``: the subset scores the fraction of the tied answers that are correct (the
+      expectation of ``"random"``; deterministic).
+
+    Unparsed answers (``answer`` null: the final answer could not be extracted) are never dropped:
+    the sample stays among the n drawn, and its problem stays in the denominator. With
+    ``unparsed="abstain"`` it casts no vote (a subset in which every sample abstains scores 0);
+    with ``"wrong_vote"`` all unparsed samples of a problem vote for one shared wrong answer
+    ("no answer"), which can win the plurality. A problem whose every sample is unparsed scores 0.
+    An answer string's correctness is the mean of its samples' ``correct`` flags (normally all
+    equal).
 
     Parameters
     ----------
     frame_or_arrays : polars.DataFrame, mapping, or tuple (problem_id, answer, correct)
         One row per sample with columns ``problem_id``, ``answer`` (the extracted final
-        answer, compared as a string) and ``correct`` (bool or 0/1), plus the ``by`` columns.
+        answer, compared as a string; null = failed to parse) and ``correct`` (bool or 0/1), plus
+        the ``by`` columns.
     k : int
         Votes per majority (count, 1 <= k <= n of every problem).
     n_subsets : int
         Random subsets per problem (Brown et al. used 100).
     rng : numpy.random.Generator
-        Source of randomness for the subsets.
+        Source of randomness for the subsets and the random tie draws.
     by : sequence of str
         Extra grouping columns (e.g. ``("model", "benchmark", "setting")``).
+    ties : {"random", "wrong", "expected"}
+        Tie policy (above).
+    unparsed : {"abstain", "wrong_vote"}
+        What an unparsed sample does in the vote (above).
 
     Returns
     -------
     polars.DataFrame
-        One row per (by..., problem_id) with ``n_samples``, ``k``, ``majority_at_k`` in [0, 1],
-        ``pass_at_1`` (c / n) and ``exact`` (whether all subsets were enumerated). The mean of
-        ``majority_at_k`` over problems is the benchmark's majority@k.
+        One row per (by..., problem_id) with ``n_samples``, ``n_unparsed`` (null answers), ``k``,
+        ``majority_at_k`` in [0, 1], ``pass_at_1`` (c / n, unparsed samples counted as wrong
+        unless marked correct), ``exact`` (whether all subsets were enumerated), ``n_subsets``
+        (subsets scored), ``n_ties`` (subsets whose top count was shared), ``n_ties_with_correct``
+        (ties in which the correct answer was among the tied: the ones the policy decides) and
+        ``tie_policy``. The mean of ``majority_at_k`` over problems is the benchmark's majority@k.
 
     Raises
     ------
     ValueError
         If required columns are missing, the frame is empty, k < 1, n_subsets < 1, k exceeds a
-        problem's sample count, ``correct`` has nulls, or every ``answer`` is null (answers were
-        not logged: only correctness is known, so use :func:`pass_at_k`, which needs an oracle).
+        problem's sample count, ``correct`` has nulls, an unknown policy, or every ``answer`` is
+        null (answers were not logged: only correctness is known, so use :func:`pass_at_k`, which
+        needs an oracle).
 
     Notes
     -----
     Brown et al. (2024), arXiv 2407.21787, Sec. 4 (majority voting over 100 subsets); Wu et al.
     (2024), arXiv 2408.00724, on its saturation below coverage.
     """
+    if ties not in TIE_POLICIES:
+        raise ValueError(f"ties must be one of {', '.join(TIE_POLICIES)}, got {ties!r}")
+    if unparsed not in UNPARSED_POLICIES:
+        raise ValueError(f"unparsed must be one of {', '.join(UNPARSED_POLICIES)}, got {unparsed!r}")
     df = _frame_from(frame_or_arrays)
     need = ["problem_id", "correct", *by]
     missing = [col for col in need if col not in df.columns]
@@ -574,11 +628,19 @@ def majority_at_k(
         ans = g["answer"].to_list()
         uniq = sorted({a for a in ans if a is not None})
         index = {a: i for i, a in enumerate(uniq)}
-        codes = np.array([-1 if a is None else index[a] for a in ans], dtype=np.int64)
+        n_unparsed = sum(a is None for a in ans)
         cor = g["_correct"].to_numpy()
+        if unparsed == "wrong_vote" and n_unparsed:
+            index[None] = len(uniq)  # one shared wrong "no answer"
+        codes = np.array([index.get(a, -1) for a in ans], dtype=np.int64)
         ans_correct = np.array([cor[codes == i].mean() for i in range(len(uniq))], dtype=float)
-        value, n_sub, exact = _majority_one(codes, ans_correct, k, n_subsets, rng)
+        if unparsed == "wrong_vote" and n_unparsed:
+            ans_correct = np.append(ans_correct, 0.0)
+        value, n_sub, exact, n_ties, n_ties_c = _majority_one(codes, ans_correct, k, n_subsets, rng, ties)
         row = dict(zip(keys, key, strict=True))
-        row.update(n_samples=n, k=k, majority_at_k=value, pass_at_1=float(cor.mean()), exact=exact)
+        row.update(
+            n_samples=n, n_unparsed=n_unparsed, k=k, majority_at_k=value, pass_at_1=float(cor.mean()),
+            exact=exact, n_subsets=n_sub, n_ties=n_ties, n_ties_with_correct=n_ties_c, tie_policy=ties,
+        )  # fmt: skip
         out.append(row)
     return pl.DataFrame(out)

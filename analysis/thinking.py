@@ -13,6 +13,7 @@ roughly linear in log thinking tokens until it flattens); Zhao, Hooi, Ng (2025),
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from itertools import product
 from typing import Any
@@ -32,6 +33,10 @@ __all__ = [
     "fit_accuracy_vs_log_tokens",
     "marginal_gains",
     "stopping_point",
+    "fitted_gain_per_1k",
+    "fitted_stopping_point",
+    "fit_thinking_curve",
+    "saturating_unidentified",
 ]
 
 
@@ -228,6 +233,7 @@ def fit_accuracy_vs_log_tokens(
     *,
     weights: Any = None,
     R0: float | None = None,
+    x0: Mapping[str, float] | None = None,
 ) -> FitResult:
     """Fit accuracy against log generated tokens, linear or saturating.
 
@@ -248,6 +254,9 @@ def fit_accuracy_vs_log_tokens(
         Positive weights of the squared residuals (e.g. answers per level).
     R0 : float, optional
         Fixed low-token accuracy for the saturating form.
+    x0 : mapping, optional
+        Saturating form only: one start ``{"A", "R0", "T_mid", "B"}`` instead of the 15-start grid (bootstrap
+        refits warm-start from the full-data optimum).
 
     Returns
     -------
@@ -317,10 +326,16 @@ def fit_accuracy_vs_log_tokens(
     upper = [1.0, 1.0, hi_x, 20.0] if R0 is None else [1.0, hi_x, 20.0]
     best = None
     n_starts = 0
-    for xm, b0 in product(np.linspace(x.min(), x.max(), 5), (0.5, 1.0, 3.0)):
-        a0 = float(np.clip(y.max(), 0.0, 1.0))
-        r00 = float(np.clip(y[np.argmin(x)], 0.0, 1.0))
+    a0 = float(np.clip(y.max(), 0.0, 1.0))
+    r00 = float(np.clip(y[np.argmin(x)], 0.0, 1.0))
+    if x0 is not None:
+        grid = [(float(np.log(x0["T_mid"])), float(x0["B"]))]
+        a0, r00 = float(x0["A"]), float(x0.get("R0", r00))
+    else:
+        grid = list(product(np.linspace(x.min(), x.max(), 5), (0.5, 1.0, 3.0)))
+    for xm, b0 in grid:
         start = [a0, r00, xm, b0] if R0 is None else [a0, xm, b0]
+        start = list(np.clip(start, np.add(lower, 1e-9), np.subtract(upper, 1e-9)))
         n_starts += 1
         try:
             sol = least_squares(resid, start, bounds=(lower, upper), method="trf")
@@ -444,7 +459,11 @@ def stopping_point(
     token_col: str = "mean_tokens",
     acc_col: str = "accuracy",
 ) -> pl.DataFrame:
-    """First thinking level after which the marginal gain falls below a threshold.
+    """First thinking level after which the RAW marginal gain falls below a threshold (prefer the fitted stop).
+
+    This rule reads differences between measured levels, so one noisy early level decides it (on a 30-problem
+    benchmark it stops at the noisiest early step whatever the threshold); :func:`fit_thinking_curve` places the
+    stop on the fitted curve's marginal gain with a bootstrap interval and is what the app and CLI report.
 
     Walking up the levels of a curve in token order, the stop is level j - 1 for the first j
     whose ``metric`` (gain from level j - 1 to j) is < ``threshold`` (a null gain, from equal
@@ -502,3 +521,250 @@ def stopping_point(
         )
         rows.append(row)
     return pl.DataFrame(rows).with_columns(pl.col("next_gain").cast(pl.Float64))
+
+
+def fitted_gain_per_1k(params: Mapping[str, float], T: Any) -> np.ndarray:
+    """Marginal accuracy gain of a FITTED thinking curve per extra 1k generated tokens, 1000 d acc / dT.
+
+    Linear form (params p, q): 1000 q / T. Saturating form (params A, R0, T_mid, B), with u = (T / T_mid)^B:
+    1000 (A - R0) B u / (T (1 + u)^2), which rises to a single peak at u = (B - 1) / (B + 1) (for B > 1) and
+    then falls monotonically.
+
+    Parameters
+    ----------
+    params : mapping
+        ``FitResult.params`` of :func:`fit_accuracy_vs_log_tokens` (either form).
+    T : array_like, shape (m,)
+        Generated tokens per answer (> 0).
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        Accuracy fraction per 1k tokens.
+
+    Raises
+    ------
+    ValueError
+        If T is not > 0 or the parameters are neither form.
+
+    Notes
+    -----
+    Derivative of the forms in :func:`fit_accuracy_vs_log_tokens` (Muennighoff et al. 2025, arXiv 2501.19393;
+    Khatri et al. 2025, arXiv 2510.13786).
+    """
+    t = np.asarray(T, dtype=float)
+    if t.size == 0 or np.isnan(t).any() or (t <= 0).any():
+        raise ValueError("T must be non-empty, finite and > 0")
+    if "q" in params:
+        return 1000.0 * float(params["q"]) / t
+    if not {"A", "R0", "T_mid", "B"} <= set(params):
+        raise ValueError(f"params must be (p, q) or (A, R0, T_mid, B), got {sorted(params)}")
+    A, R0, tm, B = (float(params[k]) for k in ("A", "R0", "T_mid", "B"))
+    u = np.power(t / tm, B)
+    return 1000.0 * (A - R0) * B * u / (t * (1.0 + u) ** 2)
+
+
+def fitted_stopping_point(
+    params: Mapping[str, float], threshold: float, t_range: tuple[float, float]
+) -> dict[str, Any]:
+    """Tokens per answer beyond which the FITTED curve gains less than ``threshold`` per extra 1k tokens.
+
+    The stop is the largest T whose fitted marginal gain (:func:`fitted_gain_per_1k`) is >= threshold: for
+    the linear form T* = 1000 q / threshold; for the saturating form the root of gain(T) = threshold beyond the
+    gain's peak (found by ``scipy.optimize.brentq`` in ln T). Using the fitted curve, not differences between
+    noisy observed levels, keeps one noisy early level from deciding the stop.
+
+    Parameters
+    ----------
+    params : mapping
+        Fitted parameters (linear p, q or saturating A, R0, T_mid, B).
+    threshold : float
+        Smallest worthwhile gain, accuracy fraction per 1k tokens (> 0).
+    t_range : (float, float)
+        Smallest and largest observed tokens per answer (for the status).
+
+    Returns
+    -------
+    dict
+        ``T_stop`` (tokens per answer, never below the smallest observed T), ``acc_stop`` (fitted accuracy
+        there), ``status``: ``"within data"``, ``"beyond the data"`` (the fit says keep thinking past the
+        largest observed level: an extrapolation), ``"at the first level"`` (the gain is already below the
+        threshold there), or ``"no worthwhile gain"`` (the fitted gain never reaches the threshold; T_stop is
+        the smallest observed T).
+
+    Raises
+    ------
+    ValueError
+        If threshold <= 0 or NaN, or t_range is not 0 < lo <= hi.
+    """
+    from scipy.optimize import brentq
+
+    if not threshold > 0:
+        raise ValueError(f"threshold must be > 0 (accuracy per 1k tokens), got {threshold}")
+    lo, hi = float(t_range[0]), float(t_range[1])
+    if not 0 < lo <= hi:
+        raise ValueError(f"t_range must satisfy 0 < lo <= hi, got {t_range}")
+
+    def acc_at(t: float) -> float:
+        if "q" in params:
+            return float(params["p"] + params["q"] * np.log(t))
+        return float(saturating_log_tokens([t], params["A"], params["R0"], params["T_mid"], params["B"])[0])
+
+    t_star: float | None = None
+    if "q" in params:
+        if params["q"] > 0:
+            t_star = 1000.0 * float(params["q"]) / threshold
+    else:
+        A, R0, tm, B = (float(params[k]) for k in ("A", "R0", "T_mid", "B"))
+        if A > R0:
+            t_peak = tm * ((B - 1) / (B + 1)) ** (1 / B) if B > 1 else lo * 1e-3
+
+            def f(lt: float) -> float:
+                return float(fitted_gain_per_1k(params, [np.exp(lt)])[0]) - threshold
+
+            a = float(np.log(t_peak))
+            if f(a) >= 0:
+                b = a + 1.0
+                while f(b) > 0 and b < a + 80:
+                    b += 2.0
+                if f(b) <= 0:
+                    t_star = float(np.exp(brentq(f, a, b, xtol=1e-10)))
+    if t_star is None:
+        return {"T_stop": lo, "acc_stop": acc_at(lo), "status": "no worthwhile gain"}
+    if t_star < lo:  # one cannot stop before the first level measured
+        return {"T_stop": lo, "acc_stop": acc_at(lo), "status": "at the first level"}
+    status = "within data" if t_star <= hi else "beyond the data"
+    return {"T_stop": t_star, "acc_stop": acc_at(t_star), "status": status}
+
+
+def fit_thinking_curve(
+    tokens: Any,
+    acc: Any,
+    n: Any,
+    *,
+    form: str = "linear",
+    threshold: float = 0.01,
+    n_boot: int = 0,
+    rng: np.random.Generator | None = None,
+    replicates: tuple[np.ndarray, np.ndarray] | None = None,
+) -> FitResult:
+    """Fit one thinking-token curve, its stopping point from the fit, and bootstrap intervals for both.
+
+    Fits :func:`fit_accuracy_vs_log_tokens` (weights = answers per level), then :func:`fitted_stopping_point`.
+    With ``n_boot > 0`` each replicate refits (the saturating form warm-started from the full-data optimum)
+    and recomputes the stop, so ``result.interval("T_stop")`` and the parameters' intervals are percentile
+    intervals. Replicates come from ``replicates`` (a problem bootstrap computed by the caller from
+    per-answer data, paired across levels) or, without it, from a parametric binomial resample of each
+    level's accuracy with its n (levels treated as independent: summary tables).
+
+    Parameters
+    ----------
+    tokens, acc, n : array_like, shape (m,)
+        Mean generated tokens per answer (> 0), accuracy (fraction) and answers (or problems) per level.
+    form : {"linear", "saturating"}
+    threshold : float
+        Smallest worthwhile gain per 1k tokens (accuracy fraction).
+    n_boot : int
+        Replicates (0 = none); ignored when ``replicates`` is given (its row count is used).
+    rng : numpy.random.Generator, optional
+        Needed for the parametric resample.
+    replicates : (tokens_reps, acc_reps), optional
+        Arrays of shape (n_boot, m).
+
+    Returns
+    -------
+    FitResult
+        As :func:`fit_accuracy_vs_log_tokens`, with derived ``T_stop`` (tokens per answer), ``acc_stop``,
+        extra ``stop_status``, ``threshold_per_1k`` and ``bootstrap_unit``; ``bootstrap`` holds the
+        parameters, ``T_stop`` and ``acc_stop`` per replicate (NaN where a refit failed).
+
+    Raises
+    ------
+    ValueError
+        As :func:`fit_accuracy_vs_log_tokens` and :func:`fitted_stopping_point`; n_boot > 0 without rng or
+        replicates.
+    InsufficientDataError, FitError
+        As :func:`fit_accuracy_vs_log_tokens`.
+
+    Notes
+    -----
+    Muennighoff et al. (2025), arXiv 2501.19393; Khatri et al. (2025), arXiv 2510.13786 (saturating form);
+    bootstrap percentile intervals (Efron & Tibshirani 1993).
+    """
+    from analysis.results import Bootstrap
+
+    t, y, w = _check_xy(tokens, acc, n)
+    fit = fit_accuracy_vs_log_tokens(t, y, form, weights=w)
+    rng_range = (float(t.min()), float(t.max()))
+    stop = fitted_stopping_point(fit.params, threshold, rng_range)
+    derived = {**fit.derived, "T_stop": stop["T_stop"], "acc_stop": stop["acc_stop"]}
+    extra = {**fit.extra, "stop_status": stop["status"], "threshold_per_1k": float(threshold)}
+    boot = None
+    if replicates is not None or n_boot > 0:
+        if replicates is not None:
+            t_reps, y_reps = (np.asarray(a, dtype=float) for a in replicates)
+            unit, seed = "problem", -1
+        else:
+            if rng is None:
+                raise ValueError("n_boot > 0 needs rng or replicates")
+            seed = int(rng.integers(0, 2**63 - 1))
+            child = np.random.default_rng(seed)
+            y_reps = (
+                child.binomial(w.astype(np.int64)[None, :], np.clip(y, 0, 1)[None, :], (n_boot, t.size)) / w
+            )
+            t_reps = np.broadcast_to(t, y_reps.shape)
+            unit = "level (binomial)"
+        keys = [*fit.params, "T_stop", "acc_stop"]
+        reps = {k: np.full(y_reps.shape[0], np.nan) for k in keys}
+        for b in range(y_reps.shape[0]):
+            try:
+                rb = fit_accuracy_vs_log_tokens(
+                    t_reps[b], y_reps[b], form, weights=w, x0=fit.params if form == "saturating" else None
+                )
+                sb = fitted_stopping_point(rb.params, threshold, rng_range)
+            except (ValueError, FitError, InsufficientDataError):
+                continue
+            for k_, v in rb.params.items():
+                reps[k_][b] = v
+            reps["T_stop"][b], reps["acc_stop"][b] = sb["T_stop"], sb["acc_stop"]
+        boot = Bootstrap(
+            replicates=reps,
+            seed=seed,
+            unit=unit,
+            method="nonparametric" if unit == "problem" else "parametric",
+        )
+        extra["bootstrap_unit"] = unit
+    return dataclasses.replace(fit, derived=derived, extra=extra, bootstrap=boot)
+
+
+def saturating_unidentified(params: Mapping[str, float], tokens: Any, tol: float = 1e-3) -> str:
+    """Why a saturating thinking fit is not identified, or "" when it is.
+
+    Not identified when the ceiling A sits at its bound (A >= 1 - tol, or A <= R0 + tol: no rise) or the midpoint
+    T_mid lies outside the measured tokens (the bend was never observed, so A and T_mid trade off).
+
+    Parameters
+    ----------
+    params : mapping
+        ``A``, ``R0``, ``T_mid`` of :func:`fit_accuracy_vs_log_tokens` (saturating form).
+    tokens : array_like, shape (m,)
+        Measured tokens per answer (> 0).
+    tol : float
+        Distance to a bound counted as "at" it (accuracy fraction).
+
+    Returns
+    -------
+    str
+        The reason, e.g. ``"ceiling A = 1.000 at its bound"``; "" when identified.
+
+    Notes
+    -----
+    Same reading as ScaleRL's (arXiv 2510.13786, App. A.5-A.7): a ceiling is trusted only once the curve bends.
+    """
+    t = np.asarray(tokens, dtype=float)
+    A, tm = float(params["A"]), float(params["T_mid"])
+    if A >= 1.0 - tol or A <= float(params["R0"]) + tol:
+        return f"ceiling A = {A:.3f} at its bound"
+    if not t.min() <= tm <= t.max():
+        return f"T_mid = {tm:.0f} tokens outside the measured {t.min():.0f}-{t.max():.0f}"
+    return ""

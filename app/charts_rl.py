@@ -79,7 +79,7 @@ def rl_curve_chart(
     cuts : polars.DataFrame
         run_id, x: transient cut per run (vertical rules).
     unit : str
-        Compute unit for the axis title ("GPU-hours" or "PPO steps").
+        Compute unit for the axis title ("GPU-hours", "FLOPs", "tokens" or "<algorithm> steps").
     metric : str
         Metric name for the y title (a pass rate, fraction).
 

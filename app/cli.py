@@ -151,7 +151,17 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         help="metric to fit, e.g. val/test_score/openai/gsm8k (verl logs) or val/gsm8k_acc (JSON Lines)",
     )
     fr.add_argument(
-        "--x", choices=["gpu_hours", "step"], default="gpu_hours", help="compute axis (default gpu_hours)"
+        "--x",
+        choices=["gpu_hours", "flops", "tokens", "step"],
+        default="gpu_hours",
+        help="compute axis: GPU-hours, FLOPs or tokens seen (flops_seen / tokens_seen), or optimizer steps "
+        "(labelled by the runs' algorithm); a run that did not log it is listed with the reason (default gpu_hours)",
+    )
+    fr.add_argument(
+        "--include-flagged",
+        action="store_true",
+        help="keep runs whose ceiling A sits at its bound or whose C_mid lies outside the observed compute in the "
+        "size trend (left out by default)",
     )
     fr.add_argument(
         "--transient-cut",
@@ -164,12 +174,82 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     fr.add_argument("--json", action="store_true", help="print the result as JSON")
     fr.add_argument("--no-save", action="store_true", help="do not record the fits in the fits table")
 
-    ft = axes.add_parser("test-time", help="pass@k per model and benchmark and the coverage fit")
+    ft = axes.add_parser(
+        "test-time",
+        help="test-time analyses (--what): pass@k, coverage law, majority@k, thinking tokens, frontier, adaptive",
+    )
     _db_arg(ft, settings)
     ft.add_argument(
-        "--where", help="extra SQL filter over v_eval_by_problem columns, e.g. \"model = 'Pythia 12B'\""
+        "--where",
+        help="extra SQL filter, e.g. \"model = 'Pythia 12B'\"; over v_eval_by_problem (passk, coverage, adaptive) "
+        "or eval_samples columns (majority, thinking, frontier)",
     )
-    ft.add_argument("--k", default="1,10,100", help="comma-separated k values for pass@k (default 1,10,100)")
+    ft.add_argument(
+        "--what",
+        choices=["passk", "coverage", "majority", "thinking", "frontier", "adaptive"],
+        default="passk",
+        help="analysis: passk (pass@k and coverage fits, default), coverage (coverage law, also on eval summary "
+        "tables), majority (majority@k with a tie policy), thinking (stopping point from the fitted accuracy vs "
+        "thinking-token curve), frontier (cost-accuracy Pareto frontier), adaptive (per-difficulty allocation)",
+    )
+    ft.add_argument(
+        "--k",
+        default="1,10,100",
+        help="comma-separated k values for pass@k and majority@k (default 1,10,100)",
+    )
+    ft.add_argument(
+        "--ties",
+        choices=["random", "wrong", "expected"],
+        default="random",
+        help="majority: a tie for the most votes is broken at random with --seed, counts as wrong, or scores "
+        "the share of tied answers that are correct (default random)",
+    )
+    ft.add_argument(
+        "--unparsed",
+        choices=["abstain", "wrong_vote"],
+        default="abstain",
+        help="majority: an answer that failed to parse casts no vote, or votes for one shared wrong answer; "
+        "either way its problem stays in the denominator (default abstain)",
+    )
+    ft.add_argument(
+        "--subsets", type=int, default=100, help="majority: random size-k subsets per problem (default 100)"
+    )
+    ft.add_argument(
+        "--threshold",
+        type=float,
+        default=0.01,
+        help="thinking: smallest worthwhile gain of the fitted curve (accuracy per 1k tokens, or per $ with "
+        "--gain-per usd; default 0.01)",
+    )
+    ft.add_argument(
+        "--gain-per",
+        choices=["tokens", "usd"],
+        default="tokens",
+        help="thinking: threshold unit (default tokens)",
+    )
+    ft.add_argument(
+        "--price",
+        action="append",
+        metavar="MODEL=P_IN,P_OUT",
+        help="$ per 1M input and output tokens for a model without a logged cost_usd (repeatable; others use a "
+        "placeholder, and the output says which)",
+    )
+    ft.add_argument(
+        "--unit",
+        choices=["tokens", "usd", "latency_s"],
+        default=None,
+        help="frontier: cost unit where the benchmark supports it (default: the first each benchmark supports)",
+    )
+    ft.add_argument("--benchmark", default=None, help="frontier: one benchmark (default all)")
+    ft.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="frontier: accuracy to reach at the lowest cost; adaptive: coverage to reach (default 0.5)",
+    )
+    ft.add_argument(
+        "--split-half", action="store_true", help="adaptive: estimate difficulty on half the samples"
+    )
     ft.add_argument(
         "--bootstrap",
         type=int,

@@ -303,3 +303,8 @@ def isoflop_cells(
     """Rows of ``v_isoflop_cells``: every isoFLOP run of a source, with its final loss (NULL if none) and the last
     tokens it logged (NULL without per-step rows), optionally filtered."""
     return _select(con, **_filtered("v_isoflop_cells", source, where, "budget_flops, n_params, run_id"))
+
+
+def eval_summary(con: duckdb.DuckDBPyConnection, where: str | None = None) -> pl.DataFrame:
+    """Rows of ``v_eval_summary`` (aggregated accuracy / pass@k per configuration and budget), optionally filtered."""
+    return _select(con, **_filtered("v_eval_summary", None, where, "model, benchmark, setting, k, run_id"))

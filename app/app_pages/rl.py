@@ -26,6 +26,7 @@ from app.services.rl import (
 K_METRIC, K_RUNS, K_X, K_CUT = "rl.metric", "rl.runs", "rl.x", "rl.transient_cut"
 K_BY, K_BASE, K_TARGET = "rl.compare_by", "rl.baseline", "rl.target"
 K_PARAMS, K_COMPARE = "rl.params", "rl.compare"
+K_FLAGGED = "rl.include_flagged"
 NUM = st.column_config.NumberColumn
 
 st.title("RL post-training compute curves")
@@ -42,7 +43,11 @@ metric = c1.selectbox(
     "Metric (a pass rate, fraction)", metrics, index=metrics.index(default), key=K_METRIC,
     help="Fitted with R0 = its value at step 0 (the initial evaluation).",
 )  # fmt: skip
-x = c2.radio("Compute axis", list(X_AXES), key=K_X, horizontal=True, format_func=lambda k: X_AXES[k][1])
+x = c2.radio(
+    "Compute axis", list(X_AXES), key=K_X, horizontal=True,
+    format_func=lambda k: "steps" if k == "step" else X_AXES[k][1],
+    help="GPU-hours, FLOPs or tokens seen, or optimizer steps (labelled by the runs' algorithm).",
+)  # fmt: skip
 all_ids = runs["run_id"].to_list()
 picked = st.multiselect("Runs", all_ids, default=all_ids, key=K_RUNS)
 cut = st.number_input(
@@ -96,6 +101,7 @@ st.dataframe(
     column_config={
         "R0": NUM(format="%.3f"), "A": NUM(format="%.3f"), "B": NUM(format="%.2f"),
         f"C_mid ({unit})": NUM(format="%.3g"), "backtest MAE": NUM(format="%.3f"), "power-law p": NUM(format="%.2f"),
+        "flags": st.column_config.TextColumn(width="large", help="Ceiling at its bound, C_mid outside the data"),
     },
 )  # fmt: skip
 st.caption(
@@ -110,6 +116,8 @@ if weak := poorly_determined(fits):
         "(range wider than ±0.02), the curve has not saturated. Read A and verdicts on A with care."
     )
 for f in fits.runs:
+    for flag in f.flags:
+        st.warning(f"{names[f.run_id]}: {flag}; left out of the size trend unless included below.")
     if f.R0_note != "initial evaluation (step 0)":
         st.warning(f"{f.run_id}: {f.R0_note}")
     if f.sigmoid.n_points < 8:
@@ -152,7 +160,12 @@ else:
             f"These runs also differ in {', '.join(confounds)}: the differences are not due to {by} alone"
             + (" (C_mid in GPU-hours also reflects each model's cost per step)." if x == "gpu_hours" else ".")
         )
-sd = scale_dependence(fits)
+with_flagged = st.checkbox(
+    "Include flagged runs in the size trend", False, key=K_FLAGGED,
+    help="Runs whose ceiling A sits at its bound or whose C_mid lies outside the observed compute.",
+)  # fmt: skip
+sd = scale_dependence(fits, with_flagged)
+sd["message"] = sd["message"].replace("with --include-flagged", "with the checkbox above")
 if sd["available"]:
     msg = sd["message"]
     st.info(

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import cache, charts_tt
 from app.services import test_time as tt
+from app.services.test_time_fits import STOP_NOTE
 
 _SHOWN: set[str] = set()
 
@@ -16,10 +17,10 @@ def ui_message(e: Exception) -> str:
     return str(e).replace("--where", "the filter").replace("--k", "k values")
 
 
-def call(name, *args):
+def call(name, *args, module="test_time"):
     """Cached service call; a ValueError (bad filter, bad input) becomes one st.error (not repeated) and None."""
     try:
-        return cache.service(f"app.services.test_time:{name}", *args)
+        return cache.service(f"app.services.{module}:{name}", *args)
     except ValueError as e:
         msg = ui_message(e)
         if msg not in _SHOWN:
@@ -90,7 +91,23 @@ with samples:
         st.info("No configuration has enough samples per problem (>= 10) for a coverage curve.")
     if fits is not None and fits.skipped:
         st.caption(f"Not fitted: {len(fits.skipped)} configuration(s), e.g. {fits.skipped[0]}.")
-    maj = call("majority_table", where)
+    summ = call("summary_coverage_fits", where, module="test_time_fits")
+    if summ is not None and summ[0].height:
+        st.markdown(
+            "**Coverage law on eval summary tables** (pass@k points as logged; no per-problem counts)"
+        )
+        table(summ[0], "summary_coverage")
+    m1, m2 = st.columns(2)
+    maj_k = m1.text_input("k values for majority@k", "1,5", key="test_time.maj_k")
+    ties = m2.radio(
+        "Ties", list(tt.TIE_NOTES), key="test_time.ties", horizontal=True, help=tt.TIE_NOTES["random"]
+    )
+    try:
+        mks = tt.parse_ks(maj_k)
+    except ValueError as e:
+        st.error(ui_message(e))
+        mks = None
+    maj = call("majority_table", where, mks, 100, s.seed, ties) if mks else None
     if maj is not None and maj[0].height:
         table(maj[0], "majority_table")
     if maj is not None and maj[1]:
@@ -123,11 +140,27 @@ with thinking:
         mt = call("marginal_table", where, float(thr), metric, prices)
         if mt is not None:
             table(mt[0].filter(on), "marginal", first=tt.MARGINAL_FIRST)
-            table(mt[1].filter(on), "stops")
             st.caption(
-                "Stopping level: the last level before the first gain below the threshold (gains are noisy). "
-                "– : no previous level (first level, or a single level)."
+                "Raw differences between measured levels (noisy); the stop below uses the fitted curve."
             )
+        stops = call(
+            "thinking_stops", where, float(thr), metric, prices, s.bootstrap, s.seed, module="test_time_fits"
+        )
+        if stops is not None:
+            first = (
+                "model",
+                "stop_level",
+                "T_stop",
+                "T_stop_lo",
+                "T_stop_hi",
+                "stop_status",
+                "acc_stop",
+                "form",
+            )
+            table(stops[0].filter(on), "stops", first=first)
+            st.caption(STOP_NOTE.format(n_sat=tt.MIN_LEVELS_SATURATING, unit=f"{s.bootstrap} replicates"))
+            for note in stops[2]:
+                st.caption(note)
 
 with frontier:
     if not units["units"]:
@@ -135,7 +168,10 @@ with frontier:
     else:
         c1, c2, c3 = st.columns(3)
         fb = c1.selectbox("Benchmark", units["benchmarks"], key="test_time.front_bench")
-        unit = c2.radio("Cost unit", units["units"], key="test_time.unit", horizontal=True)
+        per_bench = call("benchmark_units", where, module="test_time_fits") or {}
+        unit = c2.radio(
+            "Cost unit", per_bench.get(fb) or units["units"], key="test_time.unit", horizontal=True
+        )
         target = c3.number_input("Target accuracy", 0.0, 1.0, 0.25, 0.01, key="test_time.target")
         mixing = st.checkbox("Allow per-query mixing of two configurations", True, key="test_time.mixing")
         fr = call("frontier", fb, unit, prices if unit == "usd" else None, float(target), mixing, where)

@@ -35,11 +35,24 @@ from analysis.rl import (
 from app.services.common import fit_record
 from data import queries
 
-#: Compute axes: CLI name -> (``v_rl_curves`` column, unit shown in titles and column names).
+#: Compute axes: CLI name -> (``v_rl_curves`` column, unit shown in titles and column names). The step unit is
+#: replaced by the runs' algorithm (:func:`axis_unit`): "GRPO steps", "PPO steps", ...
 X_AXES: dict[str, tuple[str, str]] = {
     "gpu_hours": ("gpu_hours_seen", "GPU-hours"),
-    "step": ("step", "PPO steps"),
+    "flops": ("flops_seen", "FLOPs"),
+    "tokens": ("tokens_seen", "tokens"),
+    "step": ("step", "RL steps"),
 }
+#: What each axis needs logged, for the per-run reason when it is missing.
+AXIS_HINTS: dict[str, str] = {
+    "gpu_hours": "gpu_hours_seen (GPU-hours; verl logs get it from their phase timings)",
+    "flops": "flops_seen (FLOPs so far)",
+    "tokens": "tokens_seen (tokens so far)",
+    "step": "step",
+}
+#: Flags that keep a run out of the size trend unless asked (``include_flagged``).
+FLAG_A_BOUND = "ceiling A at its bound"
+FLAG_C_MID = "C_mid outside the observed compute range"
 #: Default early-transient cut as a fraction of each run's largest compute (as the CLI's help states).
 DEFAULT_TRANSIENT_FRACTION = 0.1
 #: Run labels a recipe comparison can group by (columns of ``queries.rl_runs``).
@@ -65,6 +78,9 @@ class RunFit:
     power_error: str | None = None
     backtest: dict[str, Any] | None = None
     run_ids: tuple[str, ...] = ()
+    #: Reliability flags (:data:`FLAG_A_BOUND`, :data:`FLAG_C_MID` with details); flagged runs stay out of the
+    #: size trend unless asked.
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -139,7 +155,8 @@ def load_curves(
     Returns
     -------
     polars.DataFrame
-        ``v_rl_curves`` columns plus ``x`` (GPU-hours or steps); rows with a missing compute value dropped.
+        ``v_rl_curves`` columns plus ``x`` (GPU-hours, FLOPs, tokens or steps; null where the run did not log that
+        axis at that step: :func:`fit_runs` gives each such run its reason).
 
     Raises
     ------
@@ -152,7 +169,9 @@ def load_curves(
     if df.height == 0:
         raise ValueError(f"no RL points for metric={metric!r} runs={run_ids or 'all'} where={where!r}")
     col = X_AXES[x][0]
-    return df.with_columns(pl.col(col).cast(pl.Float64).alias("x")).filter(pl.col("x").is_not_null())
+    if col not in df.columns:  # a store migrated before tokens_seen joined v_rl_curves
+        df = df.with_columns(pl.lit(None, pl.Float64).alias(col))
+    return df.with_columns(pl.col(col).cast(pl.Float64).alias("x"))
 
 
 def _initial_value(g: pl.DataFrame) -> tuple[float, str]:
@@ -256,6 +275,9 @@ def fit_run(
     g = curve.sort("step")
     run_id = str(g["run_id"][0])
     R0, note = _initial_value(g)
+    if x == "step":  # the initial evaluation sits at step 0 = compute 0, as for GPU-hours
+        g = g.with_columns(pl.col("step").cast(pl.Float64).alias("x"))
+    g = g.filter(pl.col("x").is_not_null())
     xs, rs = g["x"].to_numpy().astype(float), g["value"].to_numpy().astype(float)
     if rs.min() < 0 or rs.max() > 1:
         raise ValueError(
@@ -268,9 +290,12 @@ def fit_run(
     except InsufficientDataError as e:
         raise ValueError(str(e)) from e
     pts = pl.DataFrame({"x": xs, "value": rs, "used": (xs >= cut) & (xs > 0), "step": g["step"].to_numpy()})
-    return RunFit(
-        run_id, dict(labels or {}), x, X_AXES[x][1], R0, note, cut, pts, sig, power, perr, bt, (run_id,)
-    )
+    rf = RunFit(
+        run_id, dict(labels or {}), x, axis_unit(x, [labels or {}]), R0, note, cut, pts, sig, power, perr, bt,
+        (run_id,),
+    )  # fmt: skip
+    rf.flags = run_flags(rf)
+    return rf
 
 
 def fit_runs(
@@ -315,8 +340,22 @@ def fit_runs(
     curves = load_curves(con, metric, run_ids, where, x)
     labels = list_runs(con)
     lab = {r["run_id"]: {k: r.get(k) for k in LABEL_COLUMNS} for r in labels.iter_rows(named=True)}
-    out = RLFits(metric, x, X_AXES[x][1], frac, int(n_boot), int(seed))
+    present = curves["run_id"].unique().to_list()
+    out = RLFits(metric, x, axis_unit(x, [lab.get(r, {}) for r in present]), frac, int(n_boot), int(seed))
+    col, hint = X_AXES[x][0], AXIS_HINTS[x]
     for (rid,), g in curves.group_by("run_id", maintain_order=True):
+        n_x = int(g["x"].is_not_null().sum())
+        if x != "step" and n_x == 0:
+            out.errors[str(rid)] = (
+                f"no {X_AXES[x][1]} logged: {col} is empty at all {g.height} steps of {metric!r}; "
+                f"log {hint} or choose another --x (e.g. step)"
+            )
+            continue
+        if x != "step" and int(g.filter(pl.col("x") > 0).height) < 3:
+            out.errors[str(rid)] = (
+                f"only {n_x} of {g.height} steps have {col} (need >= 3 with positive compute); log {hint}"
+            )
+            continue
         try:
             out.runs.append(
                 fit_run(g, x=x, transient_fraction=frac, n_boot=n_boot, seed=seed, labels=lab.get(rid, {}))
@@ -324,8 +363,64 @@ def fit_runs(
         except (ValueError, FitError) as e:
             out.errors[str(rid)] = str(e)
     if not out.runs:
-        raise ValueError(f"no run could be fitted: {out.errors}")
+        reasons = "; ".join(f"{rid}: {err}" for rid, err in out.errors.items())
+        raise ValueError(f"no run could be fitted against {X_AXES[x][1]}: {reasons}")
     out.labels = labels.filter(pl.col("run_id").is_in([r.run_id for r in out.runs]))
+    return out
+
+
+def axis_unit(x: str, labels: list[dict[str, Any]]) -> str:
+    """Unit of the compute axis for titles: GPU-hours, FLOPs, tokens, or "<algorithm> steps" from the runs' labels.
+
+    Parameters
+    ----------
+    x : {"gpu_hours", "flops", "tokens", "step"}
+    labels : list of dict
+        Run labels (``algorithm`` used for steps: "grpo" -> "GRPO steps", "ppo-gae" -> "PPO steps"; several
+        algorithms -> "steps (GRPO, PPO)"; none recorded -> "RL steps").
+
+    Returns
+    -------
+    str
+    """
+    if x != "step":
+        return X_AXES[x][1]
+    names = sorted({_algo_name(str(lb.get("algorithm"))) for lb in labels if lb.get("algorithm")})
+    if len(names) == 1:
+        return f"{names[0]} steps"
+    return f"steps ({', '.join(names)})" if names else "RL steps"
+
+
+def _algo_name(a: str) -> str:
+    low = a.lower()
+    for key in ("grpo", "dapo", "gspo", "cispo", "rloo", "reinforce", "ppo"):
+        if low.startswith(key):
+            return "REINFORCE" if key == "reinforce" else key.upper()
+    return a
+
+
+def run_flags(f: RunFit) -> list[str]:
+    """Reliability flags of one run's sigmoid: ceiling at its bound, midpoint outside the observed compute.
+
+    Returns
+    -------
+    list of str
+        :data:`FLAG_A_BOUND` (A at the bound of its search range: the ceiling is not identified) and/or
+        :data:`FLAG_C_MID` with the range (C_mid below the first or above the last evaluation with compute > 0:
+        the half-way point was not observed, so A and C_mid trade off), each with the numbers.
+
+    Notes
+    -----
+    ScaleRL (arXiv:2510.13786) App. A.5-A.7: A is only trusted once the curve has saturated.
+    """
+    s, out = f.sigmoid, []
+    if s.extra.get("at_A_bound"):
+        out.append(f"{FLAG_A_BOUND} ({s.params['A']:.3f})")
+    used = f.points.filter(pl.col("x") > 0)["x"]  # every evaluation with compute, the transient included
+    if used.len():
+        lo, hi, cm = float(used.min()), float(used.max()), float(s.params["C_mid"])
+        if not lo <= cm <= hi:
+            out.append(f"{FLAG_C_MID} (C_mid = {cm:.3g}, data {lo:.3g}-{hi:.3g} {f.unit})")
     return out
 
 
@@ -343,9 +438,9 @@ def param_table(fits: RLFits) -> pl.DataFrame:
 
     Returns
     -------
-    polars.DataFrame, shape (n_runs, 18)
+    polars.DataFrame, shape (n_runs, 19)
         run_id, R0, A, A_lo, A_hi, B, B_lo, B_hi, C_mid, C_mid_lo, C_mid_hi, n_points, sigmoid_rmse, power_k,
-        power_p, power_rmse, backtest_mae, warning. A, R0 are pass-rate fractions; C_mid is in ``fits.unit``;
+        power_p, power_rmse, backtest_mae, warning, flags (:func:`run_flags`, "; "-joined, "" when none). A, R0 are pass-rate fractions; C_mid is in ``fits.unit``;
         the power law is R = R0 + k * C**p; ``backtest_mae`` is the mean |predicted - observed| pass rate on
         the held-out second half of the compute axis. Intervals are NaN without a bootstrap.
 
@@ -371,6 +466,7 @@ def param_table(fits: RLFits) -> pl.DataFrame:
                 "power_rmse": float(p.extra.get("rmse", math.nan)) if p else math.nan,
                 "backtest_mae": float(bt.get("mean_abs_error", math.nan)),
                 "warning": s.message if s.message.startswith("A ") else "",
+                "flags": "; ".join(f.flags),
             }
         )  # fmt: skip
     return pl.DataFrame(rows)
@@ -393,10 +489,10 @@ def param_display(fits: RLFits) -> pl.DataFrame:
 
     Returns
     -------
-    polars.DataFrame, shape (n_runs, 10)
+    polars.DataFrame, shape (n_runs, 11)
         run (the short name of :func:`run_titles`), R0, A, "A 95% CI", "A fits as well" (the profile range of A
         whose fit is about as good, ``extra["A_profile_range"]``), B, "C_mid (<unit>)", "C_mid 95% CI",
-        "backtest MAE", "power-law p". Numbers as in :func:`param_table` (A, R0 and the MAE are pass-rate
+        "backtest MAE", "power-law p", flags (:func:`run_flags`). Numbers as in :func:`param_table` (A, R0 and the MAE are pass-rate
         fractions; C_mid in ``fits.unit``); a missing interval or range is "—".
     """
     t = param_table(fits)
@@ -414,6 +510,7 @@ def param_display(fits: RLFits) -> pl.DataFrame:
             "C_mid 95% CI": [_ci(lo, hi, ".3g") for lo, hi in zip(t["C_mid_lo"], t["C_mid_hi"], strict=True)],
             "backtest MAE": t["backtest_mae"],
             "power-law p": t["power_p"],
+            "flags": t["flags"],
         }
     )
 
@@ -737,22 +834,39 @@ def target_table(fits: RLFits, target: float) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def scale_dependence(fits: RLFits) -> dict[str, Any]:
+def scale_dependence(fits: RLFits, include_flagged: bool = False) -> dict[str, Any]:
     """A and C_mid against base-model size N when the runs span several sizes (``fit_scale_dependence``).
+
+    Runs with a reliability flag (:func:`run_flags`: ceiling at its bound, C_mid outside the observed compute)
+    are left out of the trend unless ``include_flagged``; the result names them.
 
     Returns
     -------
     dict
-        ``available`` (bool), ``message`` (why not, or caveats), and when available the fit's keys
-        (A_per_decade, C_mid_exponent, ...). Runs without n_params are ignored.
+        ``available`` (bool), ``message`` (why not, or caveats), ``excluded`` (run_id -> flags of the runs left
+        out), ``included_flagged`` (bool), and when available the fit's keys (A_per_decade, C_mid_exponent, ...).
+        Runs without n_params are ignored.
+
+    Notes
+    -----
+    ScaleRL (arXiv:2510.13786): unidentified ceilings and midpoints carry no information about size.
     """
-    rows = [(f.labels.get("n_params"), f) for f in fits.runs if f.labels.get("n_params")]
+    excluded = {f.run_id: list(f.flags) for f in fits.runs if f.flags and not include_flagged}
+    rows = [
+        (f.labels.get("n_params"), f)
+        for f in fits.runs
+        if f.labels.get("n_params") and f.run_id not in excluded
+    ]
     sizes = sorted({float(n) for n, _ in rows})
+    listed = ", ".join(f"{r}: {' and '.join(fl)}" for r, fl in excluded.items())
+    why_out = f"; left out as flagged ({listed}; include them with --include-flagged)" if excluded else ""
+    base = {"excluded": excluded, "included_flagged": bool(include_flagged)}
     if len(sizes) < 2:
         return {
+            **base,
             "available": False,
-            "message": f"scale dependence needs runs from at least 2 base-model sizes; these runs have {len(sizes)} "
-            f"({', '.join(f'{s:.3g}' for s in sizes) or 'none recorded'})",
+            "message": f"scale dependence needs runs from at least 2 base-model sizes; the usable runs have "
+            f"{len(sizes)} ({', '.join(f'{s:.3g}' for s in sizes) or 'none recorded'}){why_out}",
         }
     res = fit_scale_dependence(
         [float(n) for n, _ in rows],
@@ -767,7 +881,10 @@ def scale_dependence(fits: RLFits) -> dict[str, Any]:
     msg = res["message"]
     if confounds:
         msg += f"; the runs also differ in {', '.join(confounds)}, so size is confounded with them"
-    return {"available": True, **res, "message": msg}
+    flagged_in = [f.run_id for _, f in rows if f.flags]
+    if flagged_in:
+        msg += f"; includes flagged runs {', '.join(flagged_in)}"
+    return {**base, "available": True, **res, "message": msg + why_out}
 
 
 def gpu_hours_notes(con: duckdb.DuckDBPyConnection, run_ids: tuple[str, ...] | None = None) -> list[str]:
@@ -838,6 +955,7 @@ def fit_records(fits: RLFits, selection: dict[str, Any], options: dict[str, Any]
                 if f.sigmoid.bootstrap
                 else "none requested"
             ),
+            "flags": "; ".join(f.flags) or "none",
         }
         recs.append(fit_record("rl", f.sigmoid, sel, options, backtest=f.backtest, checklist=check))
         if f.power is not None:

@@ -33,14 +33,16 @@ def run(con, args) -> tuple[dict[str, Any], list[dict]]:
     ----------
     con : duckdb connection (read-only)
     args : argparse.Namespace
-        db, run (list of run ids or None), where, metric, x ("gpu_hours" or "step"), transient_cut (fraction of
-        each run's max compute, or None for the default 0.1), bootstrap (replicates per run), seed.
+        db, run (list of run ids or None), where, metric, x ("gpu_hours", "flops", "tokens" or "step"),
+        transient_cut (fraction of each run's max compute, or None for the default 0.1), bootstrap (replicates per
+        run), seed, include_flagged (keep runs flagged by ``run_flags`` in the size trend).
 
     Returns
     -------
     (dict, list of dict)
-        Payload: metric, x, unit, per-run results (A, B, C_mid, R0, 95% intervals, backtest error, power-law
-        comparison, warnings), runs that could not be fitted, the recipe comparison table, scale dependence and
+        Payload: metric, x, unit (GPU-hours, FLOPs, tokens, or "<algorithm> steps"), per-run results (A, B,
+        C_mid, R0, 95% intervals, backtest error, power-law comparison, warnings, flags), runs that could not be
+        fitted with the reason per run (e.g. no GPU-hours logged), the recipe comparison table, scale dependence and
         ``text`` (a short human summary); records: one sigmoid and one power-law fit record per run.
 
     Raises
@@ -72,6 +74,7 @@ def run(con, args) -> tuple[dict[str, Any], list[dict]]:
                 },
                 "A_profile_range": list(s.extra.get("A_profile_range", ())),
                 "message": s.message,
+                "flags": list(f.flags),
                 "backtest": {k: v for k, v in (f.backtest or {}).items() if k != "rows"},
                 "power_law": (
                     {"k": f.power.params["k"], "p": f.power.params["p"], "rmse": f.power.extra.get("rmse")}
@@ -92,7 +95,7 @@ def run(con, args) -> tuple[dict[str, Any], list[dict]]:
         "runs": per_run,
         "not_fitted": fits.errors,
         "recipe_comparison": comparison.to_dicts(),
-        "scale_dependence": scale_dependence(fits),
+        "scale_dependence": scale_dependence(fits, bool(getattr(args, "include_flagged", False))),
     }
     payload = _clean(payload)
     lines = [f"ScaleRL sigmoid fits of {fits.metric} vs {fits.unit} ({len(fits.runs)} runs, R0 from step 0)"]
@@ -104,8 +107,11 @@ def run(con, args) -> tuple[dict[str, Any], list[dict]]:
             f"  {r['run_id']}: A = {r['A']:.3f}{iv}, B = {r['B']:.3g}, C_mid = {r['C_mid']:.3g} {fits.unit}, "
             f"R0 = {r['R0']:.3f}" + (f", backtest MAE {bt:.3f}" if bt is not None else "")
         )
+        lines += [f"    FLAG: {fl}" for fl in r["flags"]]
     for rid, err in fits.errors.items():
         lines.append(f"  {rid}: not fitted ({err})")
+    sd = payload["scale_dependence"]
+    lines.append(f"size trend: {sd['message']}")
     payload["text"] = "\n".join(lines)
     selection = {"where": args.where, "runs_requested": list(run_ids) if run_ids else None}
     options = {"transient_fraction": frac, "bootstrap": int(args.bootstrap), "seed": int(args.seed)}

@@ -23,7 +23,13 @@ from analysis.frontier import cheapest_reaching, cost_of, pareto_frontier, upper
 from analysis.results import FitResult
 from analysis.sampling import coverage_curve, coverage_law, fit_coverage_counts, log_spaced_ks, majority_at_k
 from analysis.sampling import pass_at_k as _pass_at_k
-from analysis.thinking import accuracy_vs_tokens, fit_accuracy_vs_log_tokens, marginal_gains, stopping_point
+from analysis.thinking import (
+    accuracy_vs_tokens,
+    fit_accuracy_vs_log_tokens,
+    marginal_gains,
+    saturating_unidentified,
+    stopping_point,
+)
 from app import fmt as textfmt
 from app.services.common import fit_record
 from data import queries
@@ -60,7 +66,10 @@ SPLIT_CAVEAT = "Difficulty and allocation from half of each problem's samples, e
 #: Marginal-gain metrics and their units (accuracy fraction per ...).
 GAIN_UNITS = {"gain_per_1k_tokens": "1k output tokens", "gain_per_usd": "$ per question"}
 #: Columns in tokens (per answer or per question) that tables show rounded to whole tokens.
-TOKEN_COLUMNS = ("mean_tokens", "median_tokens", "d_tokens", "stop_tokens", "cost_tokens_per_question")
+TOKEN_COLUMNS = (
+    "mean_tokens", "median_tokens", "d_tokens", "stop_tokens", "cost_tokens_per_question", "T_stop", "T_stop_lo",
+    "T_stop_hi",
+)  # fmt: skip
 #: Marginal-gain table: the columns a reader compares first (the rest follow).
 MARGINAL_FIRST = (
     "model", "setting", "mean_tokens", "accuracy", "gain_per_1k_tokens", "gain_per_usd", "prev_level",
@@ -75,6 +84,7 @@ THINK_FIT_LABELS = {
     "sat_A": "A (saturating: ceiling)",
     "sat_T_mid": "T_mid (tokens)",
     "sat_B": "B (slope)",
+    "sat_note": "saturating fit",
 }
 #: Headers of the adaptive-allocation table (samples per problem k; saving = 1 - adaptive / uniform).
 ADAPTIVE_LABELS = {
@@ -84,6 +94,17 @@ ADAPTIVE_LABELS = {
 }
 #: Axis / metric labels of the cost units.
 COST_LABELS = {"tokens": "output tokens", "usd": "USD", "latency_s": "seconds"}
+#: Tie policies of majority@k in words (``analysis.sampling.TIE_POLICIES``).
+TIE_NOTES = {
+    "random": "a tie for the most votes is broken uniformly at random among the tied answers",
+    "wrong": "a tie for the most votes counts as wrong",
+    "expected": "a tie scores the share of the tied answers that are correct (expected value of a random break)",
+}
+#: What an unparsed answer does in the vote, in words (``analysis.sampling.UNPARSED_POLICIES``).
+UNPARSED_NOTES = {
+    "abstain": "take their place among the k samples but cast no vote (all abstaining = wrong)",
+    "wrong_vote": "vote together for one wrong 'no answer'",
+}
 NO_ANSWERS_NOTE = (
     "Majority@k needs the sampled answers. The selected data log only whether each sample was correct "
     "(Large Language Monkeys counts, tts-knowledge grades), so only oracle-verifier metrics (pass@k, coverage) "
@@ -440,56 +461,107 @@ def coverage_fits(
 
 
 def majority_table(
-    con: duckdb.DuckDBPyConnection, where: str | None = None, k: int = 5, n_subsets: int = 100, seed: int = 0
+    con: duckdb.DuckDBPyConnection,
+    where: str | None = None,
+    k: int | tuple[int, ...] = 5,
+    n_subsets: int = 100,
+    seed: int = 0,
+    ties: str = "random",
+    unparsed: str = "abstain",
 ) -> tuple[pl.DataFrame, str]:
-    """Majority@k per configuration where answers were logged, else an empty frame and a note saying why.
+    """Majority@k per configuration for any k <= n where answers were logged, else an empty frame and a note.
+
+    Unparsed answers (``eval_samples.answer`` null in a configuration that logged answers) are never dropped
+    before voting: their samples stay among the n drawn and their problems stay in the denominator
+    (``analysis.sampling.majority_at_k``). A configuration with no answer at all did not log answers and is
+    left out (named in the note).
+
+    Parameters
+    ----------
+    k : int or tuple of int
+        Votes per majority (each 1 <= k); ``majority@<k>`` is null for a configuration with a problem of fewer
+        than k samples.
+    n_subsets : int
+        Random size-k subsets per problem (Brown et al. 2024: 100); exact enumeration when C(n, k) is smaller.
+    seed : int
+        Seed of the subset and tie draws (the same seed gives the same table).
+    ties : {"random", "wrong", "expected"}
+        Tie policy of ``majority_at_k``.
+    unparsed : {"abstain", "wrong_vote"}
+        What an unparsed sample does in the vote.
 
     Returns
     -------
     (polars.DataFrame, str)
-        Frame with model, benchmark, setting, n_problems, ``majority@k``, ``pass@1`` (fractions) for
-        configurations with answers and at least k samples of every problem; the note explains what is missing.
+        Frame with model, benchmark, setting, n_problems, n_answers, n_unparsed, ``pass@1``, and per k
+        ``majority@<k>`` (fraction, mean over problems) and ``ties@<k>`` (subsets whose top count was shared,
+        summed over problems); the note explains what is missing and states the tie policy and seed.
 
     Raises
     ------
     ValueError
-        Bad filter.
+        Bad filter, unknown policy, k < 1.
 
     Notes
     -----
-    Brown et al. (2024), arXiv:2407.21787, Sec. 4; Wu et al. (2024), arXiv:2408.00724.
+    Brown et al. (2024), arXiv:2407.21787, Sec. 4 (subset estimator); Wu et al. (2024), arXiv:2408.00724
+    (majority voting saturates below coverage).
     """
+    ks = tuple(sorted({int(v) for v in ((k,) if isinstance(k, int) else k)}))
+    if not ks or ks[0] < 1:
+        raise ValueError(f"k must be whole numbers >= 1, got {k!r}")
     try:
         s = queries.eval_samples(con, where)
     except duckdb.Error as e:
         raise ValueError(f"bad filter {where!r}: {_err(e)}") from e
-    empty = pl.DataFrame(
-        schema={
-            **{c: pl.String for c in CONFIG},
-            "n_problems": pl.Int64,
-            "majority@k": pl.Float64,
-            "pass@1": pl.Float64,
-        }
-    )
+    schema: dict[str, Any] = {c: pl.String for c in CONFIG} | {
+        "n_problems": pl.Int64,
+        "n_answers": pl.Int64,
+        "n_unparsed": pl.Int64,
+        "pass@1": pl.Float64,
+    }
+    for kv in ks:
+        schema |= {f"majority@{kv}": pl.Float64, f"ties@{kv}": pl.Int64}
+    empty = pl.DataFrame(schema=schema)
     if s.height == 0 or s["answer"].null_count() == s.height:
         return empty, NO_ANSWERS_NOTE
-    s = s.filter(pl.col("answer").is_not_null()).with_columns(pl.col("setting").fill_null(""))
+    s = s.with_columns(pl.col("setting").fill_null(""))
     rng = np.random.default_rng(seed)
-    rows = []
+    rows, no_answers, short = [], [], []
     for key, g in s.group_by(list(CONFIG), maintain_order=True):
-        if g.group_by("problem_id").len()["len"].min() < k:
+        label = " / ".join(str(v) for v in key)
+        if g["answer"].null_count() == g.height:
+            no_answers.append(label)
             continue
-        m = majority_at_k(g, k, n_subsets=n_subsets, rng=rng)
-        rows.append(
-            {
-                **dict(zip(CONFIG, key, strict=True)),
-                "n_problems": m.height,
-                "majority@k": float(m["majority_at_k"].mean()),
-                "pass@1": float(m["pass_at_1"].mean()),
-            }
+        n_min = int(g.group_by("problem_id").len()["len"].min())
+        row: dict[str, Any] = dict(zip(CONFIG, key, strict=True))
+        row.update(
+            n_problems=g["problem_id"].n_unique(),
+            n_answers=g.height,
+            n_unparsed=g["answer"].null_count(),
+            **{"pass@1": float(g.group_by("problem_id").agg(pl.col("correct").mean())["correct"].mean())},
         )
-    note = "" if rows else f"Answers were logged, but no configuration has >= {k} answers per problem."
-    return (pl.DataFrame(rows, schema=empty.schema) if rows else empty), note
+        for kv in ks:
+            if kv > n_min:
+                row[f"majority@{kv}"], row[f"ties@{kv}"] = None, None
+                short.append(f"{label} (k = {kv} > n = {n_min})")
+                continue
+            m = majority_at_k(g, kv, n_subsets=n_subsets, rng=rng, ties=ties, unparsed=unparsed)
+            row[f"majority@{kv}"] = float(m["majority_at_k"].mean())
+            row[f"ties@{kv}"] = int(m["n_ties"].sum())
+        rows.append(row)
+    notes = [
+        f"Tie policy: {TIE_NOTES[ties]} (seed {seed}); unparsed answers {UNPARSED_NOTES[unparsed]}, and their "
+        f"problems stay in the denominator. Estimator: {n_subsets} random size-k subsets per problem (exact "
+        "enumeration when fewer exist), Brown et al. 2024 (arXiv:2407.21787) Sec. 4."
+    ]
+    if no_answers:
+        notes.append(
+            f"No answers logged (not voted): {', '.join(no_answers[:3])}{' ...' if len(no_answers) > 3 else ''}."
+        )
+    if short:
+        notes.append(f"majority@k is empty where a problem has fewer than k samples: {', '.join(short[:3])}.")
+    return (pl.DataFrame(rows, schema=schema) if rows else empty), " ".join(notes)
 
 
 def _samples(con: duckdb.DuckDBPyConnection, where: str | None) -> pl.DataFrame:
@@ -556,7 +628,8 @@ def thinking_fits(
     Returns
     -------
     (table, curves, records)
-        table: model, benchmark, n_levels, p, q, gain_per_doubling, sat_A, sat_T_mid, sat_B (null if not fitted);
+        table: model, benchmark, n_levels, p, q, gain_per_doubling, sat_A, sat_T_mid, sat_B (null if not fitted),
+        sat_note (why the saturating form is not shown: ``analysis.thinking.saturating_unidentified``);
         curves: model, benchmark, form, mean_tokens, accuracy on a token grid; records: fit records.
 
     Raises
@@ -583,6 +656,9 @@ def thinking_fits(
             try:
                 r = fit_accuracy_vs_log_tokens(t, y, form, weights=w)
             except (ValueError, FitError, InsufficientDataError):
+                continue
+            if form == "saturating" and (why := saturating_unidentified(r.params, t)):
+                row["sat_note"] = f"not identified: {why}"  # no curve, no parameters shown
                 continue
             if form == "linear":
                 row.update(p=r.params["p"], q=r.params["q"], gain_per_doubling=r.derived["gain_per_doubling"])
@@ -617,6 +693,7 @@ def thinking_fits(
         "benchmark": pl.String,
         "n_levels": pl.Int64,
         **{k: pl.Float64 for k in ("p", "q", "gain_per_doubling", "sat_A", "sat_T_mid", "sat_B")},
+        "sat_note": pl.String,
     }
     return (
         pl.DataFrame(rows, schema=schema),
@@ -698,13 +775,15 @@ def marginal_table(
         Minimum worthwhile gain in the unit of ``metric`` (accuracy fraction per 1k tokens, or per $ per question).
     metric : {"gain_per_1k_tokens", "gain_per_usd"}
     prices : tuple of (model, P_in, P_out), optional
-        $ per 1e6 tokens; models without one get ``PLACEHOLDER_PRICE``. Output price is applied (reasoning billed as
-        output).
+        $ per 1e6 tokens for models without a logged ``cost_usd`` (``test_time_fits.output_prices``: the logged
+        cost per output token is used where every answer has one); models without either get
+        ``PLACEHOLDER_PRICE``. Output price is applied (reasoning billed as output).
 
     Returns
     -------
     (marginal, stops)
-        ``analysis.thinking.marginal_gains`` and ``stopping_point`` frames.
+        ``analysis.thinking.marginal_gains`` and the raw first-crossing ``stopping_point`` frames (the app and
+        CLI report ``test_time_fits.thinking_stops``, the stop from the fitted curve, instead).
 
     Raises
     ------
@@ -717,10 +796,64 @@ def marginal_table(
     """
     if metric not in ("gain_per_1k_tokens", "gain_per_usd"):
         raise ValueError(f"metric must be gain_per_1k_tokens or gain_per_usd, got {metric!r}")
+    from app.services.test_time_fits import output_prices  # imports this module: resolved at call time
+
     cur = thinking_curves(con, where)
-    pm = _price_map(prices, cur["model"].unique().to_list())
-    mg = marginal_gains(cur, price_per_mtok={m: v[1] for m, v in pm.items()})
+    pm, _ = output_prices(con, cur["model"].unique().to_list(), prices, where)  # logged cost_usd first
+    mg = marginal_gains(cur, price_per_mtok=pm)
     return mg, stopping_point(mg, threshold, metric=metric)
+
+
+def usd_costs(samples: pl.DataFrame, prices: tuple | None = None) -> tuple[pl.DataFrame, list[str]]:
+    """Per-answer ``cost_usd``: the logged value where present, else input x P_in + output x P_out per 1e6 tokens.
+
+    Parameters
+    ----------
+    samples : polars.DataFrame
+        ``eval_samples`` rows (model, input_tokens, output_tokens, cost_usd).
+    prices : tuple of (model, P_in, P_out), optional
+        $ per 1e6 tokens; models without one get ``PLACEHOLDER_PRICE``.
+
+    Returns
+    -------
+    (frame, notes)
+        ``samples`` with ``cost_usd`` filled (rows with neither a logged cost nor an output token count dropped)
+        and ``cost_basis`` ("logged" | "price list" | "placeholder price"); notes say how many answers of which
+        models used each basis.
+
+    Notes
+    -----
+    Kapoor et al. (2024), arXiv:2407.01502: state the cost unit and the prices used.
+    """
+    given = {m: (float(pi), float(po)) for m, pi, po in (prices or ())}
+    given = {
+        m: v for m, v in given.items() if v != PLACEHOLDER_PRICE
+    }  # an unedited row is still the placeholder
+    pin = pl.col("model").replace_strict({m: v[0] for m, v in given.items()}, default=PLACEHOLDER_PRICE[0])
+    pout = pl.col("model").replace_strict({m: v[1] for m, v in given.items()}, default=PLACEHOLDER_PRICE[1])
+    est = (pl.col("input_tokens").fill_null(0.0) * pin + pl.col("output_tokens") * pout) / 1e6
+    out = samples.with_columns(
+        pl.when(pl.col("cost_usd").is_not_null())
+        .then(pl.lit("logged"))
+        .when(pl.col("model").is_in(list(given)))
+        .then(pl.lit("price list"))
+        .otherwise(pl.lit("placeholder price"))
+        .alias("cost_basis"),
+        pl.coalesce(pl.col("cost_usd"), est).alias("cost_usd"),
+    ).filter(pl.col("cost_usd").is_not_null())
+    words = {
+        "logged": "logged cost_usd",
+        "price list": "your price list",
+        "placeholder price": f"the placeholder price ${PLACEHOLDER_PRICE[0]:g} in / ${PLACEHOLDER_PRICE[1]:g} out "
+        "per 1M tokens",
+    }
+    notes = []
+    by_basis = out.group_by("cost_basis").agg(pl.len(), pl.col("model").unique().sort()).sort("cost_basis")
+    for r in by_basis.iter_rows(named=True):
+        ms = r["model"]
+        more = ", ..." if len(ms) > 3 else ""
+        notes.append(f"{r['len']} answer(s) costed from {words[r['cost_basis']]} ({', '.join(ms[:3])}{more})")
+    return out, notes
 
 
 def cost_units(con: duckdb.DuckDBPyConnection, where: str | None = None) -> dict[str, Any]:
@@ -773,7 +906,8 @@ def frontier(
     unit : {"tokens", "usd", "latency_s"}
         Cost per question: output tokens, $ from (input, output) prices per 1e6 tokens, or seconds.
     prices : tuple of (model, P_in, P_out), optional
-        User-set $ per 1e6 tokens; models without one get ``PLACEHOLDER_PRICE``. Null input tokens count as 0.
+        User-set $ per 1e6 tokens, applied only to answers without a logged ``cost_usd`` (:func:`usd_costs`);
+        models without one get ``PLACEHOLDER_PRICE``. Null input tokens count as 0.
     target : float, optional
         Accuracy (fraction) to reach at the lowest expected cost.
     allow_mixing : bool
@@ -784,7 +918,8 @@ def frontier(
     dict
         ``points`` (model, setting, config, cost, accuracy, n_questions, on_frontier, on_hull), ``hull`` (the
         hull vertices by cost), ``cheapest`` (from ``cheapest_reaching`` plus ``configs``: list of (config,
-        probability)), ``unit``, ``prices_used`` (model -> {input, output}, for usd) and ``notes``.
+        probability)), ``unit``, ``prices_used`` (model -> {input, output} for the models priced from the list,
+        for usd) and ``notes`` (which answers were costed from the logged cost_usd and which from the price list).
 
     Raises
     ------
@@ -800,7 +935,7 @@ def frontier(
     if s.height == 0:
         raise ValueError(f"no per-answer rows for benchmark {benchmark!r}")
     notes, prices_used = [], None
-    if unit in ("tokens", "usd"):
+    if unit == "tokens":
         n_missing = s["output_tokens"].null_count()
         if n_missing:
             notes.append(
@@ -808,27 +943,28 @@ def frontier(
             )
         s = s.filter(pl.col("output_tokens").is_not_null())
     if unit == "usd":
-        if s["input_tokens"].null_count():
+        # logged cost_usd where present; the price list (user-set or placeholder) only for the rest
+        n_before = s.height
+        s, cost_notes = usd_costs(s, prices)
+        if n_before - s.height:
             notes.append(
-                "input tokens were not logged for some answers: they count as 0 (output tokens only)"
+                f"{n_before - s.height} answer(s) with neither a logged cost nor an output token count left out"
             )
-        s = s.with_columns(pl.col("input_tokens").fill_null(0.0))
-        pm = _price_map(prices, s["model"].unique().to_list())
+        notes += cost_notes
+        priced = s.filter(pl.col("cost_basis") != "logged")
+        if priced.height and priced["input_tokens"].null_count():
+            notes.append(
+                "input tokens were not logged for some priced answers: they count as 0 (output tokens only)"
+            )
+        pm = _price_map(prices, priced["model"].unique().to_list())
         prices_used = {m: {"input": v[0], "output": v[1]} for m, v in sorted(pm.items())}
-        placeholder = sorted(m for m, v in pm.items() if v == PLACEHOLDER_PRICE)
-        if placeholder:
-            notes.append(
-                f"placeholder price ${PLACEHOLDER_PRICE[0]:g} in / ${PLACEHOLDER_PRICE[1]:g} out per 1M tokens for "
-                f"{len(placeholder)} model(s) ({', '.join(placeholder[:3])}{', ...' if len(placeholder) > 3 else ''}): "
-                "no prices ship with the data, edit them"
-            )
+        if any(v == PLACEHOLDER_PRICE for v in pm.values()):
+            notes.append("no prices ship with the data: edit the placeholder prices")
     elif unit == "latency_s":
         if s["latency_s"].null_count():
             raise ValueError("latency was not logged (eval_samples.latency_s is null); choose tokens or usd")
     try:
-        pts = cost_of(
-            s, unit, {m: (v["input"], v["output"]) for m, v in prices_used.items()} if prices_used else None
-        )
+        pts = cost_of(s, unit, None)
     except ValueError as e:
         raise ValueError(f"cannot cost configurations in {unit}: {e}") from e
     pts = pts.with_columns((pl.col("model") + " / " + pl.col("setting")).alias("config"))

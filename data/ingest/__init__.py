@@ -69,11 +69,20 @@ def _parse_verl(path: Path) -> ParsedFile:
     return parse_verl_log(path)
 
 
+def _parse_table(path: Path) -> ParsedFile:
+    """A per-run or eval table, or an aggregated eval summary table (docs/FORMATS.md 3b), told apart by header."""
+    from data.ingest.eval_summary import header_of, is_eval_summary, parse_eval_summary
+
+    if is_eval_summary(header_of(path)):
+        return parse_eval_summary(path)
+    return parse_table(path)
+
+
 #: Readers tried in order; the first whose ``sniff`` accepts a file parses it. Adapters add theirs with
 #: :func:`register_format`.
 FORMATS: list[FileFormat] = [
     FileFormat("jsonl_run_log", lambda p: p.name.lower().endswith(_JSONL_SUFFIXES), parse_jsonl_run_log),
-    FileFormat("table", lambda p: p.name.lower().endswith(_TABLE_SUFFIXES), parse_table),
+    FileFormat("table", lambda p: p.name.lower().endswith(_TABLE_SUFFIXES), _parse_table),
     FileFormat("verl_log", _is_verl_log, _parse_verl),
 ]
 

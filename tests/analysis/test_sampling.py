@@ -220,16 +220,16 @@ def _votes_frame() -> pl.DataFrame:
 
 def test_majority_at_k_hand_example_exact():
     rng = np.random.default_rng(1)
-    out = majority_at_k(_votes_frame(), 3, rng=rng).sort("problem_id")
+    out = majority_at_k(_votes_frame(), 3, rng=rng, ties="expected").sort("problem_id")
     # p1: subsets of 3 from {4,4,4,5}: one is {4,4,4}, three are {4,4,5} -> always 4 -> 1.0.
     # p2: only subset {7,8,8} -> 8 wins -> 0.0.
     assert out["majority_at_k"].to_list() == [1.0, 0.0]
     assert out["exact"].to_list() == [True, True]
-    two = majority_at_k(_votes_frame(), 2, rng=rng).sort("problem_id")
+    two = majority_at_k(_votes_frame(), 2, rng=rng, ties="expected").sort("problem_id")
     # p1 pairs: C(4,2)=6; {4,4}x3 -> 1; {4,5}x3 -> tie -> 1/2. Mean 0.75.
     # p2 pairs: {7,8}x2 -> tie 1/2; {8,8} -> 0. Mean 1/3.
     assert two["majority_at_k"].to_list() == pytest.approx([0.75, 1 / 3])
-    one = majority_at_k(_votes_frame(), 1, rng=rng).sort("problem_id")
+    one = majority_at_k(_votes_frame(), 1, rng=rng, ties="expected").sort("problem_id")
     assert one["majority_at_k"].to_list() == pytest.approx([0.75, 1 / 3])  # = pass@1
 
 
@@ -245,7 +245,7 @@ def test_majority_at_k_monte_carlo_close_to_exact():
         top = max(counts.values())
         tied = [x for x in "abc" if counts[x] == top]
         exact.append(("a" in tied) / len(tied))
-    mc = majority_at_k(frame, 5, n_subsets=4000, rng=np.random.default_rng(3))
+    mc = majority_at_k(frame, 5, n_subsets=4000, rng=np.random.default_rng(3), ties="expected")
     assert not mc["exact"][0]
     assert mc["majority_at_k"][0] == pytest.approx(np.mean(exact), abs=0.02)
 
@@ -276,4 +276,4 @@ def test_majority_at_k_errors():
     with pytest.raises(ValueError, match="k and n_subsets"):
         majority_at_k(_votes_frame(), 0, rng=rng)
     tuple_input = (["q", "q"], ["1", "2"], [True, False])
-    assert majority_at_k(tuple_input, 2, rng=rng)["majority_at_k"][0] == 0.5
+    assert majority_at_k(tuple_input, 2, rng=rng, ties="expected")["majority_at_k"][0] == 0.5

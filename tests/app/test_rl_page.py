@@ -73,7 +73,7 @@ def test_rl_page_defaults_and_gemma_ceiling(rl_at, app_env):
     table = at.dataframe[0].value
     assert list(table.columns) == [
         "run", "R0", "A", "A 95% CI", "A fits as well", "B", "C_mid (GPU-hours)", "C_mid 95% CI",
-        "backtest MAE", "power-law p",
+        "backtest MAE", "power-law p", "flags",
     ]  # fmt: skip
     row = table[table["run"] == GEMMA_RECIPE].iloc[0]
     assert row["R0"] == pytest.approx(683 / 1312, abs=1e-4)  # initial validation 0.520579 = 683/1312
@@ -90,8 +90,18 @@ def test_rl_page_defaults_and_gemma_ceiling(rl_at, app_env):
     assert "phase timings" in captions and "x n_gpus" in captions  # GPU-hours provenance from the ingest note
     assert captions.count("GPU-hours: ") == 1 and "n_gpus per log: 1 or 2" in captions  # one merged note
     info = " ".join(i.value for i in at.info)
-    assert "Scale dependence: A changes by +0.106 per decade" in info  # 0.49B and 2.61B base models
-    assert ". Only 2 model sizes" in info
+    # the Qwen p1024 run's midpoint (0.149 GPU-hours) lies before its first evaluation (0.186): flagged and left
+    # out of the size trend, which then runs through Qwen p512 (0.49B) and Gemma (2.61B)
+    flagged = table.set_index("run")["flags"]
+    assert flagged[QWEN_LONG].startswith("C_mid outside the observed compute range (C_mid = 0.149")
+    assert flagged[GEMMA_RECIPE] == "" and flagged[QWEN_SHORT] == ""
+    assert any(w.value.startswith(f"{QWEN_LONG}: C_mid outside") for w in at.warning)
+    assert "Scale dependence: A changes by +0.136 per decade" in info
+    assert ". Only 2 model sizes" in info and "include them with the checkbox above" in info
+    at.checkbox(key="rl.include_flagged").check().run()
+    info = " ".join(i.value for i in at.info)
+    assert "Scale dependence: A changes by +0.106 per decade" in info  # all three runs, as before the flags
+    assert "includes flagged runs Qwen2.5-0.5B-bsz256_2-prompt1024-resp512-0.567" in info
 
 
 def test_rl_page_calculator_unreachable_above_ceiling(rl_at):
@@ -107,7 +117,12 @@ def test_rl_page_calculator_unreachable_above_ceiling(rl_at):
     assert 1.0 < gpu_hours < 10.0  # 0.6 was first crossed at about 2 GPU-hours of logged compute
     at.radio(key="rl.x").set_value("step").run()
     assert not at.exception, at.exception
-    assert "C_mid (PPO steps)" in at.dataframe[0].value.columns
+    assert "C_mid (PPO steps)" in at.dataframe[0].value.columns  # algorithm ppo-gae -> "PPO steps"
+    at.radio(key="rl.x").set_value("flops").run()
+    assert not at.exception, at.exception
+    err = " ".join(e.value for e in at.error)
+    assert "no run could be fitted against FLOPs" in err
+    assert f"{GEMMA}: no FLOPs logged: flops_seen is empty at all 11 steps" in err
     assert not any(c.value.startswith("GPU-hours:") for c in at.caption)
 
 

@@ -79,8 +79,17 @@ def test_thinking_and_frontier_tabs(app_env):
     gem = marg[marg["model"] == "gemini-2.5-flash"].set_index("setting")
     assert gem.loc["no_think", "accuracy"] == pytest.approx(0.12625)  # PROVENANCE: 0.126 -> 0.286
     assert gem.loc["budget2048", "accuracy"] == pytest.approx(0.28625)
+    fits = frame_with(at, "sat_note").set_index("model")
+    # gemini's SimpleQA ceiling runs to A = 1: the saturating form is not identified and not shown
+    assert fits.loc["gemini-2.5-flash", "sat_note"] == "not identified: ceiling A = 1.000 at its bound"
+    assert fits.loc["gemini-2.5-flash", "sat_A"] == "–"
     stops = frame_with(at, "stop_level").set_index("model")
+    assert stops.loc["gemini-2.5-flash", "form"] == "linear"  # the stop uses the log-linear fit
+    lo, mid, hi = (float(stops.loc["gemini-2.5-flash", c]) for c in ("T_stop_lo", "T_stop", "T_stop_hi"))
+    # 1000 q / threshold with q = 0.0354 per ln token and threshold 0.01 per 1k tokens
+    assert lo <= mid <= hi and mid == pytest.approx(3543, rel=0.01)
     assert stops.loc["o4-mini", "stop_level"] == "low_effort"  # flat accuracy: more effort does not pay
+    assert stops.loc["o4-mini", "stop_status"] == "at the first level"
     # frontier on SimpleQA in output tokens: target 0.25 between claude no_think (0.23) and gemini budget1024 (0.285)
     at.selectbox(key="test_time.front_bench").select("simpleqa").run()
     at.number_input(key="test_time.target").set_value(0.25).run()
@@ -100,7 +109,11 @@ def test_thinking_and_frontier_tabs(app_env):
     assert any("reaches accuracy 0.950" in w.value for w in at.warning)
     at.radio(key="test_time.unit").set_value("usd").run()
     assert not at.exception, at.exception
-    assert any("placeholder price $1 in / $4 out" in c.value for c in at.caption)
+    # no answer logged a cost: every answer is priced, from the placeholder price list (SimpleQA: 36 configs x 800)
+    assert any(
+        c.value.startswith("28800 answer(s) costed from the placeholder price $1 in / $4 out per 1M tokens")
+        for c in at.caption
+    ), [c.value for c in at.caption]
     at.number_input(key="test_time.target").set_value(0.25).run()
     m = {x.label: x.value for x in at.metric}
     # input tokens are not logged, so USD = output tokens x $4 / 1e6 at the placeholder price
