@@ -17,7 +17,8 @@ Links (SIMULATOR.md s.8):
    exponent a = mu nu fitted on per-problem counts (1 - pass@k ~ k^-a, Schaeffer et al. 2025, arXiv 2502.17578),
    held fixed as mu changes, so nu = a / mu [A] (on the store's Pythia/MATH counts a varies 5x across 170x in N,
    nu 8x).
-4. RL: ScaleRL sigmoid from R0 = mu (arXiv 2510.13786); A(N) = A_ref + a_per_decade log10(N / N_ref) and
+4. RL: ScaleRL sigmoid from R0 = mu (arXiv 2510.13786); A(N) = A_ref + a_per_decade log10(min(N, N_hi) / N_ref)
+   (held flat above the largest model N_hi the RL fit saw) and
    C_mid(N) = C_mid_ref (N / N_ref)^c_exp [A]; the ceiling is capped by the base model's pass@K_cov (RL re-ranks
    what the base model can already sample; K_cov = 16 generations per prompt as in ScaleRL) [A]; after RL the tail
    exponent a is kept (nu = a / mu_RL) and RL polarises difficulty, nu' = nu / (1 + kappa gain) [A]. SIMULATOR.md
@@ -134,6 +135,8 @@ class Chain:
     pairing: str
     n_replicates: int
     widen_per_decade: float = 0.5
+    #: default of the optimiser's and the split's ``within_data`` (see :meth:`within_data`); False = unconstrained
+    within_data_only: bool = False
 
     def _take(self, d: dict[str, np.ndarray], idx) -> dict[str, np.ndarray]:
         return {k: v[idx] for k, v in d.items()}
@@ -169,7 +172,12 @@ class Chain:
             rl = self._take(self.rl, idx)
             a = self._take(self.assumption_draws, idx)
             lognr = np.log10(N / col(rl["N_ref"]))
-            A = np.clip(col(rl["A"]) + col(a["rl_ceiling_per_decade"]) * lognr, 0.0, 1.0)
+            # the ceiling grows with N only up to the largest model the RL fit saw; beyond it A is held flat, the
+            # conservative reading of two anchors (growing it further made a 0.3-tokens-per-parameter 500B model
+            # look best) [A]
+            n_hi = self.links["rl"].ranges.get("N", (0.0, math.inf))[1] if "rl" in self.links else math.inf
+            lognr_a = np.log10(np.minimum(N, n_hi) / col(rl["N_ref"]))
+            A = np.clip(col(rl["A"]) + col(a["rl_ceiling_per_decade"]) * lognr_a, 0.0, 1.0)
             # RL elicits what the base model can already sample: ceiling <= base pass@K_cov [A]
             A = np.minimum(A, links.beta_pass_at_k(mu0, nu, col(a["rl_coverage_k"])))
             cmid = col(rl["C_mid"]) * np.power(10.0, col(a["rl_cmid_exponent"]) * lognr)
@@ -201,6 +209,26 @@ class Chain:
             x = law["A"] * np.power(N, -law["alpha"]) + law["B"] * np.power(D, -law["beta"])
             ok &= x <= rng[1]
         return ok
+
+    def within_data(self, k, rl_gpu_hours, mu_rl) -> np.ndarray:
+        """Decisions whose *chosen* axes stay inside what the fits saw (the default recommendation's region).
+
+        Samples per query k > 1 only where the single-sample accuracy ``mu_rl`` (point estimate, after RL) lies inside
+        the accuracies the difficulty fit saw (a user-set or default tail exponent saw none: k = 1 only); RL compute
+        no larger than the largest the RL fit saw. Extrapolations the budget forces (a law past its largest run, a
+        loss below the accuracy map's) are allowed and flagged. Arrays broadcast; returns a bool array.
+        """
+        k, g, mu = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (k, rl_gpu_hours, mu_rl)))
+        mu_rng = self.links["difficulty"].ranges.get("mu")
+        if mu_rng is None:
+            ok_k = k <= 1.0 + 1e-6
+        else:
+            ok_k = (k <= 1.0 + 1e-6) | ((mu >= mu_rng[0] * (1 - 1e-9)) & (mu <= mu_rng[1] * (1 + 1e-9)))
+        ok_rl = g <= 0
+        if self.rl is not None:
+            g_hi = self.links["rl"].ranges.get("gpu_hours", (0.0, math.inf))[1]
+            ok_rl = ok_rl | (g <= g_hi * (1 + 1e-9))
+        return ok_k & ok_rl
 
     @property
     def k_cap(self) -> float:
@@ -235,10 +263,25 @@ class Chain:
             rl = self.links["rl"]
             put("rl.gpu_hours", rl_gpu_hours, rl.ranges["gpu_hours"])
             put("rl.N", N, rl.ranges["N"])
-        if self.test_time != "none" and k > 1:
+            gain = float(np.ravel(ev["mu_rl"])[0] - np.ravel(ev["mu_base"])[0])
+            if gain < 1e-4:  # RL moves the metric by < 1e-4: its links' ranges do not widen the band
+                for name in ("rl.gpu_hours", "rl.N"):
+                    if out[name]["outside"]:
+                        out[name]["decades_outside"] = 0.0
+                        out[name]["note"] = f"RL gain {gain:.2g} < 1e-4: flagged, no widening"
+        if self.test_time != "none" and k > 1.0 + 1e-6:
             put("test_time.k", k, self.links["difficulty"].ranges.get("k", (1.0, 1e4)))
+            mu_here = float(np.ravel(ev["mu_rl"])[0])
             if "mu" in self.links["difficulty"].ranges:  # the accuracies the tail exponent was fitted at
-                put("difficulty.mu", float(np.ravel(ev["mu_rl"])[0]), self.links["difficulty"].ranges["mu"])
+                put("difficulty.mu", mu_here, self.links["difficulty"].ranges["mu"])
+            else:  # an assumed tail exponent (no per-problem counts): every k > 1 rests on it; counted as 1 decade [A]
+                out["difficulty.mu"] = {
+                    "value": mu_here,
+                    "range": None,
+                    "outside": True,
+                    "decades_outside": 1.0,
+                    "note": "no per-problem counts: the tail exponent is assumed",
+                }
         return out
 
     def widening(self, flags: dict[str, dict[str, Any]]) -> float:
@@ -310,6 +353,7 @@ def build_chain(
     n_replicates: int = 200,
     seed: int = 0,
     widen_per_decade: float = 0.5,
+    within_data_only: bool = False,
 ) -> Chain:
     """Assemble a :class:`Chain` from its links.
 
@@ -335,6 +379,9 @@ def build_chain(
         Seed of the generator that pairs replicates and draws assumption values.
     widen_per_decade : float
         Band widening per decade a link is extrapolated [A].
+    within_data_only : bool
+        Default policy of optimise / at_split / cheapest_for_target: only decisions inside what the fits saw
+        (:meth:`Chain.within_data`).
 
     Returns
     -------
@@ -384,4 +431,5 @@ def build_chain(
         pairing=pairing,
         n_replicates=R,
         widen_per_decade=widen_per_decade,
+        within_data_only=bool(within_data_only),
     )

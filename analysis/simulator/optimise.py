@@ -143,12 +143,19 @@ def _alloc(chain: Chain, budget: Budget, N, k, r):
     return D, gpuh, pre_cost, serve
 
 
-def _metric_decision(chain: Chain, budget: Budget, N, k, r, idx=None) -> np.ndarray:
+def _metric_decision(
+    chain: Chain, budget: Budget, N, k, r, idx=None, within_data: bool = False
+) -> np.ndarray:
     D, gpuh, pre_cost, _ = _alloc(chain, budget, N, k, r)
     ok = D > 0
     ok = ok & chain.admissible(N, np.where(ok, D, 1.0))
-    m = chain.evaluate(N, np.where(ok, D, 1.0), k, gpuh, idx=idx)["metric"]
-    return np.where(ok, m, _NEG)
+    Dx = np.where(ok, D, 1.0)
+    ev = chain.evaluate(N, Dx, k, gpuh, idx=idx)
+    if within_data:  # judged on the point estimate, so every replicate sees the same region
+        point = idx is not None and isinstance(idx, slice) and idx.start in (0, None) and idx.stop == 1
+        mu = ev["mu_rl"][0] if point else chain.evaluate(N, Dx, k, gpuh, idx=slice(0, 1))["mu_rl"][0]
+        ok = ok & chain.within_data(k, gpuh, mu)
+    return np.where(ok, ev["metric"], _NEG)
 
 
 def _k_axis(chain: Chain, budget: Budget) -> bool:
@@ -257,7 +264,7 @@ def describe(chain: Chain, budget: Budget, N: float, k: float, r: float, unused:
 # optimisation
 # ------------------------------------------------------------------------------------------------------------
 def _refine(
-    chain: Chain, budget: Budget, N0: float, k0: float, r0: float
+    chain: Chain, budget: Budget, N0: float, k0: float, r0: float, within_data: bool = False
 ) -> tuple[float, float, float, float]:
     """Polish a grid optimum on the point estimate (scipy): bounded 1-D search in log N when only N is free,
     Nelder-Mead in (log N, log k, log r) otherwise, then a final 1-D polish in log N."""
@@ -269,7 +276,9 @@ def _refine(
         r = math.exp(logr) if free_r else 0.0
         if k < 1.0 or k > chain.k_cap * (1 + 1e-9) or r >= 1.0:
             return -_NEG
-        return -float(_metric_decision(chain, budget, math.exp(logn), k, r, idx=slice(0, 1))[0])
+        return -float(
+            _metric_decision(chain, budget, math.exp(logn), k, r, idx=slice(0, 1), within_data=within_data)[0]
+        )
 
     x = [math.log(N0), math.log(max(k0, 1.0)), math.log(r0) if r0 > 0 else 0.0]
     if free_k or free_r:
@@ -302,7 +311,14 @@ def _refine(
     return math.exp(x[0]), k, r, -f(*x)
 
 
-def optimise(chain: Chain, budget: Budget, *, replicate_optima: bool = True) -> Outcome:
+#: An RL share whose point-estimate gain over no RL is below this (metric units) is not recommended (set to 0):
+#: a sliver of RL far below the compute the RL fit saw buys nothing and only adds extrapolation flags.
+RL_MIN_GAIN = 1e-4
+
+
+def optimise(
+    chain: Chain, budget: Budget, *, replicate_optima: bool = True, within_data: bool | None = None
+) -> Outcome:
     """Best decision (N, k, RL share) for the budget: maximise the point-estimate metric.
 
     A vectorised grid over (log N, log k, r) finds the basin; scipy polishes it (bounded 1-D search / Nelder-Mead).
@@ -315,6 +331,10 @@ def optimise(chain: Chain, budget: Budget, *, replicate_optima: bool = True) -> 
     budget : Budget
     replicate_optima : bool
         Also report per-replicate optima intervals (one extra vectorised grid evaluation).
+    within_data : bool, optional
+        Only decisions whose chosen axes stay inside what the fits saw (:meth:`Chain.within_data`: k > 1 only at
+        accuracies the difficulty fit saw, RL compute within the RL fit's range). Default ``chain.within_data_only``
+        (the app's chains set it). The published limits (Chinchilla, Sardana) are unchanged by it (k = 1, no RL).
 
     Returns
     -------
@@ -330,8 +350,10 @@ def optimise(chain: Chain, budget: Budget, *, replicate_optima: bool = True) -> 
     With Q = 0, no RL and k = 1 the optimum is Chinchilla's closed form (Hoffmann et al. 2022, arXiv 2203.15556);
     with demand, no RL and k = 1 it is Sardana et al.'s (arXiv 2401.00448).
     """
+    if within_data is None:
+        within_data = chain.within_data_only
     Ng, kg, rg = _grid(chain, budget)
-    m = _metric_decision(chain, budget, Ng, kg, rg, idx=slice(0, 1))[0]
+    m = _metric_decision(chain, budget, Ng, kg, rg, idx=slice(0, 1), within_data=within_data)[0]
     if not np.any(m > _NEG / 2):
         raise ValueError(
             "no feasible decision: the lifetime demand alone exceeds the budget, or what is left cannot train a "
@@ -339,18 +361,25 @@ def optimise(chain: Chain, budget: Budget, *, replicate_optima: bool = True) -> 
         )
     candidates = []
     i = int(np.argmax(m))
-    candidates.append(_refine(chain, budget, Ng[i], kg[i], rg[i]))
+    candidates.append(_refine(chain, budget, Ng[i], kg[i], rg[i], within_data))
     if chain.rl is not None:  # best grid point with RL on, and with RL off, both polished
         for mask in (rg > 0, rg == 0):
             mm = np.where(mask, m, -np.inf)
             j = int(np.argmax(mm))
-            if j != i and np.isfinite(mm[j]):
-                candidates.append(_refine(chain, budget, Ng[j], kg[j], rg[j]))
-    N, k, r, _ = max(candidates, key=lambda c: c[3])
+            if j != i and np.isfinite(mm[j]) and mm[j] > _NEG / 2:
+                candidates.append(_refine(chain, budget, Ng[j], kg[j], rg[j], within_data))
+    N, k, r, best = max(candidates, key=lambda c: c[3])
+    no_rl = [c for c in candidates if c[2] == 0.0]
+    if r > 0 and no_rl:  # a negligible RL gain is not worth the RL run (nor its extrapolation flags)
+        c0 = max(no_rl, key=lambda c: c[3])
+        if c0[3] >= best - RL_MIN_GAIN:
+            N, k, r, best = c0
+    if k < 1.0 + 1e-5:  # the polish stops a hair above one sample: report one sample
+        k = 1.0
     out = describe(chain, budget, N, k, r)
     if replicate_optima and chain.n_replicates >= 2:
         Ng, kg, rg = _grid(chain, budget, coarse=True)
-        M = _metric_decision(chain, budget, Ng, kg, rg, idx=slice(1, None))
+        M = _metric_decision(chain, budget, Ng, kg, rg, idx=slice(1, None), within_data=within_data)
         j = np.argmax(M, axis=1)
         D, _, pre_cost, serve = _alloc(chain, budget, Ng[j], kg[j], rg[j])
         iv = lambda a: [float(x) for x in np.quantile(a, [0.025, 0.975])]  # noqa: E731
@@ -364,23 +393,34 @@ def optimise(chain: Chain, budget: Budget, *, replicate_optima: bool = True) -> 
     return out
 
 
-def at_split(chain: Chain, budget: Budget, shares: tuple[float, float, float] | dict[str, float]) -> Outcome:
+def at_split(
+    chain: Chain,
+    budget: Budget,
+    shares: tuple[float, float, float] | dict[str, float],
+    *,
+    within_data: bool | None = None,
+) -> Outcome:
     """Simulate a user-set split (pretraining p, RL r, test-time t of the budget; normalised to sum 1).
 
     The model size N is optimised on the point estimate for the fixed spends (D = p C / (6 N); the test-time spend
     sets k = (t C / Q - 2 N T_in) / (2 N T_out), capped at ``chain.k_cap``); with Q = 0, test-time mode "none" or
     k at its cap, the test-time spend beyond what is used is reported as ``unused_share``.
 
+    With ``within_data`` (default ``chain.within_data_only``) k stays at 1 where the accuracy lies outside the
+    accuracies the difficulty fit saw (:meth:`Chain.within_data`); the spend more samples would take is unused.
+
     Raises
     ------
     ValueError
-        Negative or all-zero shares; a test-time share too small to serve the demand with any model size.
+        Negative, non-finite or all-zero shares; a test-time share too small to serve the demand with any model size.
     """
+    if within_data is None:
+        within_data = chain.within_data_only
     if isinstance(shares, dict):
         shares = tuple(float(shares[a]) for a in AXES)
     p, r, t = (float(s) for s in shares)
-    if min(p, r, t) < 0 or p + r + t <= 0:
-        raise ValueError(f"shares must be >= 0 and not all zero, got {shares}")
+    if not all(math.isfinite(x) for x in (p, r, t)) or min(p, r, t) < 0 or p + r + t <= 0:
+        raise ValueError(f"shares must be finite, >= 0 and not all zero, got {shares}")
     s = p + r + t
     p, r, t = p / s, r / s, t / s
     if p <= 0:
@@ -403,6 +443,9 @@ def at_split(chain: Chain, budget: Budget, shares: tuple[float, float, float] | 
         D = p * budget.total / w["train"] / (6 * N)
         feas = (k >= 1.0 - 1e-12) & chain.admissible(N, D)
         gpuh = r * budget.total / w["rl"] / (3600.0 * chain.costs.rl_peak_flops * chain.costs.mfu_rl)
+        if within_data:  # more samples only where the difficulty fit saw such accuracies (point estimate)
+            mu = chain.evaluate(N, D, 1.0, gpuh, idx=slice(0, 1))["mu_rl"][0]
+            kk = np.where(chain.within_data(kk, 0.0, mu), kk, 1.0)
         mm = chain.evaluate(N, D, kk, gpuh, idx=idx)["metric"]
         return np.where(feas, mm, _NEG), kk
 
@@ -442,7 +485,9 @@ def at_split(chain: Chain, budget: Budget, shares: tuple[float, float, float] | 
     return out
 
 
-def marginal_returns(chain: Chain, budget: Budget, outcome: Outcome, step: float = 0.02) -> dict[str, dict]:
+def marginal_returns(
+    chain: Chain, budget: Budget, outcome: Outcome, step: float = 0.02, *, within_data: bool | None = None
+) -> dict[str, dict]:
     """d(metric)/d(log budget) per axis at ``outcome``: the metric gain if the budget grew by ``step`` (a fraction)
     and the increment went entirely to that axis (the other spends fixed; N re-optimised), divided by
     log(1 + step). Computed for every replicate: value (point), lo, hi (95%).
@@ -450,38 +495,59 @@ def marginal_returns(chain: Chain, budget: Budget, outcome: Outcome, step: float
     Returns
     -------
     dict
-        axis -> {"value", "lo", "hi"} (metric per unit of log budget).
+        axis -> {"value", "lo", "hi"} (metric per unit of log budget), ``extrapolated`` and ``outside`` (the links
+        the increment takes outside their fitted range while the point itself is inside them).
     """
     base_sh = np.array([outcome.shares[a] for a in AXES])
-    base = at_split(chain, budget, tuple(base_sh))
+    base = at_split(chain, budget, tuple(base_sh), within_data=within_data)
     dl = math.log1p(step)
     out = {}
     for j, a in enumerate(AXES):
         if a == "rl" and chain.rl is None:
-            out[a] = {"value": 0.0, "lo": 0.0, "hi": 0.0}
+            out[a] = {"value": 0.0, "lo": 0.0, "hi": 0.0, "extrapolated": False, "outside": []}
             continue
         sh = base_sh.copy()
         sh[j] += step
-        new = at_split(chain, budget.scaled(budget.total * (1 + step)), tuple(sh))
+        new = at_split(chain, budget.scaled(budget.total * (1 + step)), tuple(sh), within_data=within_data)
         dv = (
             np.concatenate([[new.metric["value"]], new.replicates])
             - np.concatenate([[base.metric["value"]], base.replicates])
         ) / dl
         reps = dv[1:]
         lo, hi = np.quantile(reps, [0.025, 0.975]) if reps.size >= 2 else (dv[0], dv[0])
-        out[a] = {"value": float(dv[0]), "lo": float(min(lo, dv[0])), "hi": float(max(hi, dv[0]))}
+        # the increment leaves a fit's range that the point itself is inside: this return is extrapolated
+        newly = sorted(
+            n
+            for n, f in new.flags.items()
+            if f["outside"] and not base.flags.get(n, {}).get("outside", False)
+        )
+        out[a] = {
+            "value": float(dv[0]),
+            "lo": float(min(lo, dv[0])),
+            "hi": float(max(hi, dv[0])),
+            "extrapolated": bool(newly),
+            "outside": newly,
+        }
     return out
 
 
+#: Metric differences up to this are ties (rounding noise between re-optimised copies of one decision).
+P_BEATS_TIE = 1e-6
+
+
 def p_beats(a: Outcome, b: Outcome) -> float:
-    """Probability that outcome ``a`` beats ``b``: the share of replicates (paired by index) with a higher metric."""
+    """Probability that outcome ``a`` beats ``b``: the share of replicates (paired by index) whose metric is higher
+    by more than ``P_BEATS_TIE`` (so a decision never beats itself; it used to 'beat' its own copy about half the
+    time on floating-point noise)."""
     n = min(a.replicates.size, b.replicates.size)
     if n == 0:
-        return float(a.metric["value"] > b.metric["value"])
-    return float(np.mean(a.replicates[:n] > b.replicates[:n]))
+        return float(a.metric["value"] > b.metric["value"] + P_BEATS_TIE)
+    return float(np.mean(a.replicates[:n] > b.replicates[:n] + P_BEATS_TIE))
 
 
-def cheapest_for_target(chain: Chain, budget: Budget, target: float, *, rtol: float = 1e-7) -> Outcome:
+def cheapest_for_target(
+    chain: Chain, budget: Budget, target: float, *, rtol: float = 1e-7, within_data: bool | None = None
+) -> Outcome:
     """Smallest budget (same unit and demand as ``budget``) whose optimum reaches ``target`` on the point estimate.
 
     Bisection in log budget over :func:`optimise` (the optimum is non-decreasing in the budget).
@@ -498,10 +564,14 @@ def cheapest_for_target(chain: Chain, budget: Budget, target: float, *, rtol: fl
     """
     if not 0 < target < 1:
         raise ValueError(f"target metric must be in (0, 1), got {target}")
+    if within_data is None:
+        within_data = chain.within_data_only
 
     def best(total):
         try:
-            return optimise(chain, budget.scaled(total), replicate_optima=False).metric["value"]
+            return optimise(
+                chain, budget.scaled(total), replicate_optima=False, within_data=within_data
+            ).metric["value"]
         except ValueError:
             return -1.0
 
@@ -524,4 +594,4 @@ def cheapest_for_target(chain: Chain, budget: Budget, target: float, *, rtol: fl
             hi = mid
         else:
             lo = mid
-    return optimise(chain, budget.scaled(hi))
+    return optimise(chain, budget.scaled(hi), within_data=within_data)

@@ -1,5 +1,6 @@
 """Budget simulator: how a budget should be split between pretraining, RL and test-time compute (issue 9)."""
 
+import dataclasses
 import json
 
 import polars as pl
@@ -29,7 +30,13 @@ with c[0]:
         "1e24" if unit == "FLOPs" else "2e6",
         key=K + "total." + ("flops" if unit == "FLOPs" else "usd"),
     )
-raw_q = c[1].text_input("Lifetime queries Q (0 = no demand)", "1e9", key=K + "queries")
+raw_q = c[1].text_input(
+    "Lifetime queries Q (0 = no demand)",
+    "1e9",
+    key=K + "queries",
+    help="Default 1e9 requests, as in Sardana et al.'s cost-calculator example (arXiv 2401.00448); tokens per "
+    "sample default to the LMSys averages their code uses (70 prompt + 215 generated)",
+)
 try:
     queries = float(raw_q)
     if not queries >= 0 or queries == float("inf"):
@@ -64,6 +71,14 @@ tail = c[2].text_input(
     "counts",
     key=K + "difficulty",
     help="counts = fit the store's per-problem counts; or tail:VALUE",
+)
+extrapolate = st.checkbox(
+    "Recommend outside the data",
+    False,
+    key=K + "extrapolate",
+    help="Off (default): the recommended split only uses more than one sample per query where the store's "
+    "per-problem counts saw such accuracies, and no more RL compute than the RL fit saw; the unconstrained optimum "
+    "is shown beside it, flagged. On: the unconstrained optimum is the recommendation.",
 )
 defaults = sim.default_assumptions()
 with st.expander("Assumptions [A] (point value; the band is drawn uniformly per replicate)"):
@@ -113,6 +128,7 @@ cfg = sim.SimConfig(
     seed=settings.seed,
     assumptions=tuple(assume),
     costs=tuple(costs),
+    extrapolate=bool(extrapolate),
 )
 budget = (
     float(total),
@@ -123,7 +139,8 @@ budget = (
 )
 try:
     with st.spinner("Fitting the links on the store (cached)"):
-        links = cache.service("app.services.simulator:load_links", cfg)
+        # the links do not depend on the recommendation policy: toggling it does not refit them
+        links = cache.service("app.services.simulator:load_links", dataclasses.replace(cfg, extrapolate=False))
     chain = sim.chain_from_links(links, cfg)
 except ValueError as e:
     st.error(f"Cannot build the capability chain: {e}")
@@ -140,8 +157,17 @@ if memo is None or memo[0] != (cfg, budget):
         st.stop()
     memo = ((cfg, budget), payload, opt, curves)
     st.session_state[K + "memo"] = memo
+    # a new optimum moves the split sliders to it (they kept the previous budget's split before)
+    st.session_state[K + "pre"] = round(100 * opt.shares["pretraining"], 1)
+    st.session_state[K + "rl_share"] = round(100 * opt.shares["rl"], 1)
 _, payload, opt, curves = memo
 o = payload["optimum"]
+
+
+def _flag_text(name: str, f: dict) -> str:
+    if f.get("range") is None:
+        return f"{name} = {f['value']:.3g} ({f.get('note', 'no fitted range')})"
+    return f"{name} = {f['value']:.3g} (fitted {f['range'][0]:.3g}-{f['range'][1]:.3g})"
 
 
 def band(m: dict) -> str:
@@ -149,13 +175,24 @@ def band(m: dict) -> str:
 
 
 st.subheader("Recommended split")
+st.caption(
+    "Recommended "
+    + payload["recommendation"]
+    + ". Queries and tokens default to Sardana et al.'s cost-calculator anchors (1e9 requests of 70 + 215 LMSys "
+    "tokens)."
+)
 widgets.metric_grid(
     [
         *((f"optimum share: {LABEL[a]}", f"{o['shares'][a]:.2%}", None) for a in AX),
         (
             "optimum N (params)",
             widgets.human(o["N"], 4),
-            f"95% over replicates: {o['intervals_95'].get('N')}",
+            "95% of the replicates' own optima: "
+            + (
+                "-".join(widgets.human(v, 3) for v in o["intervals_95"]["N"])
+                if o["intervals_95"].get("N")
+                else "n/a"
+            ),
         ),
         ("optimum D (tokens)", widgets.human(o["D"], 4), f"{o['tokens_per_param']:.4g} tokens per parameter"),
         ("optimum samples per query", f"{o['samples_per_query']:.4g}", None),
@@ -169,22 +206,33 @@ flags = [k for k, f in payload["extrapolation"]["optimum"]["links"].items() if f
 if flags:
     st.warning(
         "Outside the range the fits saw (the band is widened): "
-        + ", ".join(
-            f"{k} = {payload['extrapolation']['optimum']['links'][k]['value']:.3g} "
-            f"(fitted {payload['extrapolation']['optimum']['links'][k]['range'][0]:.3g}"
-            f"-{payload['extrapolation']['optimum']['links'][k]['range'][1]:.3g})"
-            for k in flags
+        + ", ".join(_flag_text(k, payload["extrapolation"]["optimum"]["links"][k]) for k in flags)
+    )
+
+xo = payload.get("optimum_extrapolated")
+if xo is not None:
+    bad = [k for k, f in payload["extrapolation"]["optimum_extrapolated"]["links"].items() if f["outside"]]
+    st.warning(
+        "**Outside the data (not recommended).** The fits would give a higher metric with "
+        + ", ".join(f"{LABEL[a]} {xo['shares'][a]:.1%}" for a in AX)
+        + f", N {widgets.human(xo['N'], 3)}, {xo['samples_per_query']:.4g} samples per query: metric "
+        f"{xo['metric']['value']:.4f} (band {band(xo['metric'])}), but only by extrapolating "
+        + ", ".join(sorted(bad))
+        + ". The recommendation above stays inside what the fits saw: more than one sample per query only at "
+        "accuracies the store's per-problem counts covered"
+        + (
+            f" ({payload['links']['difficulty']['ranges']['mu'][0]:.2%}-"
+            f"{payload['links']['difficulty']['ranges']['mu'][1]:.2%})"
+            if "mu" in payload["links"]["difficulty"]["ranges"]
+            else " (none: the tail exponent is assumed)"
         )
+        + ", and no more RL compute than the RL fit saw. Tick *Recommend outside the data* to adopt it."
     )
 
 st.subheader("Your split")
 c = st.columns(3)
-p_pre = c[0].slider(
-    "pretraining (%)", 0.0, 100.0, round(100 * o["shares"]["pretraining"], 1), 0.1, key=K + "pre"
-)
-p_rl = c[1].slider(
-    "RL (%)", 0.0, 100.0, round(100 * o["shares"]["rl"], 1), 0.1, key=K + "rl_share", disabled=rl == "none"
-)
+p_pre = c[0].slider("pretraining (%)", 0.0, 100.0, step=0.1, key=K + "pre")
+p_rl = c[1].slider("RL (%)", 0.0, 100.0, step=0.1, key=K + "rl_share", disabled=rl == "none")
 p_tt = round(100.0 - p_pre - p_rl, 6)
 c[2].metric("test time (%)", f"{p_tt:.1f}")
 if p_tt < 0:
@@ -193,27 +241,31 @@ if p_tt < 0:
 split = (p_pre / 100, 0.0 if rl == "none" else p_rl / 100, max(p_tt, 0.0) / 100)
 try:
     sp = sim.split_payload(chain, budget, split, opt)
-except ValueError as e:
+except ValueError as e:  # the rest of the page (marginal returns at the optimum, scenarios) still shows
     st.error(f"Cannot simulate this split: {e}")
-    st.stop()
-s = sp["split"]
-widgets.metric_grid(
-    [
-        ("split metric", f"{s['metric']['value']:.4f}", None),
-        ("split metric 95% band", band(s["metric"]), None),
-        ("split P(beats optimum)", f"{s['p_beats_optimum']:.2f}", "share of paired replicates"),
-        ("split N (params)", widgets.human(s["N"], 4), None),
-        ("split samples per query", f"{s['samples_per_query']:.4g}", None),
-    ],
-    per_row=5,
-)
-if s["unused_share"] > 1e-9:
-    st.info(
-        f"{s['unused_share']:.2%} of the budget is unused (test-time spend beyond what the demand can use)."
+    sp = sim.split_payload(chain, budget, None, opt)
+s = sp.get("split")
+if s is not None:
+    widgets.metric_grid(
+        [
+            ("split metric", f"{s['metric']['value']:.4f}", None),
+            ("split metric 95% band", band(s["metric"]), None),
+            ("split P(beats optimum)", f"{s['p_beats_optimum']:.2f}", "share of paired replicates"),
+            ("split N (params)", widgets.human(s["N"], 4), None),
+            ("split samples per query", f"{s['samples_per_query']:.4g}", None),
+        ],
+        per_row=5,
     )
+    if s["unused_share"] > 1e-9:
+        st.info(
+            f"{s['unused_share']:.2%} of the budget is unused (test-time spend beyond what the demand can use"
+            + ("" if extrapolate else ", or more samples than the data covers")
+            + ")."
+        )
 mr = sp["marginal_return"]
 st.markdown(
-    "**Marginal return at your split**: d(metric)/d(log budget) if the next 2% of budget goes to one axis"
+    f"**Marginal return at your {sp['marginal_return_at']}**: d(metric)/d(log budget) if the next 2% of budget goes "
+    "to one axis"
 )
 st.dataframe(
     pl.DataFrame(
@@ -222,6 +274,7 @@ st.dataframe(
             "marginal return": [mr[a]["value"] for a in AX],
             "95% low": [mr[a]["lo"] for a in AX],
             "95% high": [mr[a]["hi"] for a in AX],
+            "outside the data": [", ".join(mr[a].get("outside", [])) for a in AX],
         }
     ),
     hide_index=True,
@@ -269,14 +322,14 @@ if comp is not None:
             "metric_lo",
             "metric_hi",
             "p_beats_baseline",
+            "extrapolated",
+            "note",  # visible without scrolling: why a row was adjusted or could not be simulated
             "share_pretraining",
             "share_rl",
             "share_test_time",
             "N",
             "samples_per_query",
             "queries",
-            "extrapolated",
-            "note",
         ),
         hide_index=True,
         key=K + "scenarios",
@@ -299,8 +352,11 @@ if comp is not None:
         ),
         "budget_scenarios",
     )
+    ex = dict(payload["extrapolation"])
+    if "extrapolation_split" in sp:
+        ex["split"] = sp["extrapolation_split"]
     rows = sim.scenario_rows(
-        {**payload, **sp, "extrapolation": {**payload["extrapolation"], "split": sp["extrapolation_split"]}},
+        {**payload, **{k: v for k, v in sp.items() if k != "extrapolation_split"}, "extrapolation": ex},
         cfg,
         "page",
     )

@@ -116,7 +116,7 @@ with samples:
 with thinking:
     curves = call("thinking_curves", where)
     fit_out = call("thinking_fits", where, prices) if curves is not None else None
-    if curves is not None and fit_out is not None:
+    if curves is not None and fit_out is not None and curves.height:  # answers without token counts: none
         benches = sorted(curves["benchmark"].unique().to_list())
         bench = st.selectbox("Benchmark", benches, key="test_time.think_bench")
         on = pl.col("benchmark") == bench

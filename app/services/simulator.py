@@ -8,6 +8,7 @@ The page (app/app_pages/budget.py) and the CLI (``scaling simulate``, app/servic
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -73,6 +74,11 @@ class SimConfig:
         Overrides of the assumption links' point values (analysis.simulator.chain.default_assumptions).
     costs : tuple of (field, value)
         Overrides of analysis.simulator.Costs (peak FLOP/s, $/GPU-h, MFU per phase).
+    extrapolate : bool
+        False (default): the recommended optimum (and the target search) only chooses decisions inside what the
+        fits saw (analysis.simulator.Chain.within_data: samples per query > 1 only at accuracies the per-problem
+        counts covered, RL compute within the RL fit's range); the unconstrained optimum is reported beside it as
+        ``optimum_extrapolated``. True: the unconstrained optimum is the recommendation (flagged).
     """
 
     law: str = f"preset:{DEFAULT_LAW}"
@@ -85,6 +91,7 @@ class SimConfig:
     seed: int = 0
     assumptions: tuple = ()
     costs: tuple = ()
+    extrapolate: bool = False
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -127,7 +134,14 @@ def _accuracy_link(con: duckdb.DuckDBPyConnection, source: str, metric: str, R: 
     from app.services.pretraining import fit_pretraining, select_points
     from data import queries
 
-    pts = select_points(con, source, None)
+    try:
+        pts = select_points(con, source, None)
+    except ValueError as e:
+        raise ValueError(
+            f"the loss-to-accuracy map is fitted on pretraining source {source!r} ({metric}), which this store "
+            f"does not have: ingest it (data/samples/{DEFAULT_ACCURACY_SOURCE} is the default) or choose another "
+            f"--accuracy-source ({e})"
+        ) from e
     if pts.height < 6:
         raise ValueError(
             f"source {source!r} has {pts.height} pretraining points; the accuracy map needs >= 6"
@@ -149,8 +163,11 @@ def _accuracy_link(con: duckdb.DuckDBPyConnection, source: str, metric: str, R: 
 
 def _difficulty_link(con: duckdb.DuckDBPyConnection, spec: str) -> Link:
     if spec.startswith("tail:"):
-        a = float(spec[5:])
-        if not a > 0:
+        try:
+            a = float(spec[5:])
+        except ValueError as e:
+            raise ValueError(f"difficulty tail:VALUE needs a number, got {spec!r}") from e
+        if not (a > 0 and math.isfinite(a)):
             raise ValueError(f"the tail exponent must be > 0, got {a}")
         return Link(f"user-set tail exponent a = {a:g} [A]", {"a_tail": a}, {}, {"k": (1.0, 1e4)})
     if spec != "counts":
@@ -278,6 +295,7 @@ def chain_from_links(links: dict[str, Link | None], cfg: SimConfig) -> Chain:
         assumptions=default_assumptions(**dict(cfg.assumptions)),
         n_replicates=int(cfg.n_replicates),
         seed=cfg.seed,
+        within_data_only=not cfg.extrapolate,
     )
 
 
@@ -346,23 +364,63 @@ def _flags_payload(flags: dict[str, dict]) -> dict[str, Any]:
     return {"any_outside": any(f["outside"] for f in flags.values()), "links": flags}
 
 
+#: Largest budgets and demand the simulator answers: ~9 decades past today's largest training runs (~1e26 FLOPs);
+#: beyond them every link is extrapolated by many decades and the numbers are meaningless (1e300 FLOPs gave 1e190
+#: tokens per parameter).
+MAX_BUDGET = {"flops": 1e35, "usd": 1e15}
+MAX_QUERIES = 1e18
+
+
+def check_budget(budget: tuple) -> Budget:
+    """The Budget for a (total, unit, queries, prompt_tokens, output_tokens) tuple, within the simulator's limits.
+
+    Raises
+    ------
+    ValueError
+        A non-positive or non-finite total, negative queries, bad token counts (analysis.simulator.Budget), a total
+        above ``MAX_BUDGET`` or queries above ``MAX_QUERIES``.
+    """
+    b = Budget(*budget)
+    cap = MAX_BUDGET[b.unit]
+    if b.total > cap:
+        unit = "FLOPs" if b.unit == "flops" else "US dollars"
+        raise ValueError(
+            f"budget {b.total:.3g} {unit} is above {cap:.0e} {unit}, far past any fitted range; the laws say nothing there"
+        )
+    if b.queries > MAX_QUERIES:
+        raise ValueError(f"lifetime queries {b.queries:.3g} are above {MAX_QUERIES:.0e}")
+    return b
+
+
 def optimum_payload(chain: Chain, cfg: SimConfig, budget: tuple) -> tuple[dict[str, Any], Outcome]:
     """The optimum for a budget (the slow part, ~1 s with 200 replicates): payload dict and the Outcome.
 
-    Payload keys: budget, metric_name, optimum, extrapolation {optimum}, assumptions, links, costs, n_replicates.
+    Payload keys: budget, metric_name, recommendation, optimum, extrapolation {optimum[, optimum_extrapolated]},
+    assumptions, links, costs, n_replicates, and ``optimum_extrapolated`` (the unconstrained optimum, when
+    ``cfg.extrapolate`` is False and it beats the recommendation by more than 0.001 outside the data).
     """
-    b = Budget(*budget)
+    b = check_budget(budget)
     opt = optimise(chain, b)
-    return {
+    out = {
         "budget": asdict(b),
         "metric_name": _metric_name(cfg),
+        "recommendation": "unconstrained (extrapolated where flagged)"
+        if cfg.extrapolate
+        else "inside the data (samples per query > 1 only at accuracies the per-problem counts covered; RL "
+        "compute within the RL fit's range)",
         "optimum": opt.to_dict(),
         "extrapolation": {"optimum": _flags_payload(opt.flags)},
         "assumptions": assumption_list(chain),
         "links": _link_rows(chain),
         "costs": asdict(chain.costs),
         "n_replicates": chain.n_replicates,
-    }, opt
+    }
+    if not cfg.extrapolate:  # what the fits would say outside the data: shown, flagged, not recommended
+        free = optimise(chain, b, replicate_optima=False, within_data=False)
+        if free.metric["value"] > opt.metric["value"] + 1e-3:
+            out["optimum_extrapolated"] = free.to_dict()
+            out["extrapolation"]["optimum_extrapolated"] = _flags_payload(free.flags)
+    return out, opt
 
 
 def split_payload(chain: Chain, budget: tuple, split: tuple | None, optimum: Outcome) -> dict[str, Any]:
@@ -511,6 +569,10 @@ class Scenario:
     move_pct: float = 0.0
     queries_factor: float = 1.0
 
+    def __post_init__(self):
+        if not (math.isfinite(self.queries_factor) and self.queries_factor >= 0):
+            raise ValueError(f"scenario {self.name!r}: the queries factor must be a number >= 0")
+
     def shares(self, base: dict[str, float]) -> tuple[float, float, float]:
         if self.move_from not in AXES or self.move_to not in AXES:
             raise ValueError(f"axes must be among {AXES}")
@@ -542,23 +604,35 @@ def baseline_shares(con: duckdb.DuckDBPyConnection, costs: Costs, output_tokens:
 
 
 def _feasible_split(chain: Chain, b: Budget, shares: tuple) -> tuple[Outcome, str]:
-    """at_split, raising the test-time share (from pretraining) until it can serve the demand; returns a note."""
+    """at_split; where the test-time share cannot serve the demand, the test-time share (taken from pretraining)
+    that serves it best, among 1e-5 ... 0.5 of the budget; returns a note saying so.
+
+    (The smallest share that could serve the demand pinned the model to the largest size that share could serve:
+    on the demo store the logged eval compute, 0.003 % of the FLOPs, made the baseline a 175M model trained on
+    1e15 tokens at 1e24 FLOPs.)"""
     try:
         return at_split(chain, b, shares), ""
     except ValueError as e:
         if "demand" not in str(e):
             raise
     p, r, t = shares
+    best = None
     for need in (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5):
-        if need <= t:
+        if need <= t or need - t >= p:
             continue
         try:
             o = at_split(chain, b, (p - (need - t), r, need))
-            return o, f"test-time share raised from {t:.3g} to {need:.3g} to serve the demand"
         except ValueError:
             continue
-    raise ValueError(
-        "the baseline split cannot serve the lifetime demand even with half the budget on test time"
+        if best is None or o.metric["value"] > best[0].metric["value"]:
+            best = (o, need)
+    if best is None:
+        raise ValueError(
+            "the baseline split cannot serve the lifetime demand even with half the budget on test time"
+        )
+    return best[0], (
+        f"the logged test-time share {t:.3g} cannot serve the demand: raised (from pretraining) to {best[1]:.3g}, "
+        "the share among 1e-5-0.5 that serves it best"
     )
 
 

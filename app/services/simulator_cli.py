@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,10 @@ def register(sub, settings) -> None:
         "simulate",
         help="budget simulator: best split of a budget between pretraining, RL and test-time compute",
     )
+    # argparse reads "-1e24" or "-1,1,1" as an option (its negative-number pattern is plain decimals), so
+    # "--budget-flops -1e24" failed with "expected one argument"; accept them so the checks can name the problem
+    if hasattr(p, "_negative_number_matcher"):
+        p._negative_number_matcher = re.compile(r"^-(\d|\.\d|nan$|inf$)")  # -1e24, -1,1,1, -.5, -nan
     p.add_argument("--db", default=settings.db, help=f"DuckDB file (default: $SCALING_DB or {settings.db})")
     p.add_argument(
         "--budget-flops", type=float, help="total budget in FLOPs (pretraining + RL + lifetime serving)"
@@ -50,7 +56,9 @@ def register(sub, settings) -> None:
         default=f"preset:{DEFAULT_RL}",
         help="RL link: preset:NAME (ScaleRL Table 1), stored:FIT_ID, user:A,B,C_mid or none",
     )
-    p.add_argument("--split", help="shares p,r,t of pretraining, RL and test time to simulate (normalised)")
+    p.add_argument(
+        "--split", help="shares p,r,t of pretraining, RL and test time to simulate (fractions summing to 1)"
+    )
     p.add_argument("--target", type=float, help="target metric: also find the cheapest budget reaching it")
     p.add_argument(
         "--test-time",
@@ -98,6 +106,12 @@ def register(sub, settings) -> None:
     )
     p.add_argument("--seed", type=int, default=settings.seed, help="seed pairing the replicates")
     p.add_argument(
+        "--extrapolate",
+        action="store_true",
+        help="recommend the unconstrained optimum even where it leaves the data (default: recommend only decisions "
+        "inside what the fits saw; the unconstrained one is printed beside it, flagged)",
+    )
+    p.add_argument(
         "--save", action="store_true", help="save the results in the scenarios table (v_scenarios)"
     )
     p.add_argument(
@@ -115,6 +129,12 @@ def _split(text: str | None) -> tuple[float, float, float] | None:
         raise ValueError(f"--split needs three numbers p,r,t, got {text!r}") from e
     if len(vals) != 3:
         raise ValueError(f"--split needs three numbers p,r,t, got {text!r}")
+    if not all(math.isfinite(v) and v >= 0 for v in vals):
+        raise ValueError(f"--split shares must be finite numbers >= 0, got {text!r}")
+    if abs(sum(vals) - 1.0) > 1e-3:
+        raise ValueError(
+            f"--split shares must sum to 1 (fractions of the budget), got {text!r} (sum {sum(vals):.4g})"
+        )
     return vals  # type: ignore[return-value]
 
 
@@ -161,6 +181,10 @@ def parse_scenario(text: str):
         qf = float(parts[3].lstrip("x")) if len(parts) == 4 else 1.0
     except ValueError as e:
         raise ValueError(f"--scenario {text!r}: PCT and xQ must be numbers") from e
+    if not 0 <= pct <= 100:
+        raise ValueError(f"--scenario {text!r}: PCT must be a percentage in [0, 100], got {parts[2]!r}")
+    if not (math.isfinite(qf) and qf >= 0):
+        raise ValueError(f"--scenario {text!r}: the queries factor xQ must be a number >= 0")
     return Scenario(parts[0], src, dst, pct, qf)
 
 
@@ -184,6 +208,7 @@ def build(args) -> tuple[Any, tuple, tuple | None]:
         seed=int(args.seed),
         assumptions=_assumptions(args.assume),
         costs=_costs(args.cost),
+        extrapolate=bool(args.extrapolate),
     )
     budget = (
         float(total),
@@ -219,13 +244,31 @@ def _text(payload: dict[str, Any]) -> str:
     mr = payload["marginal_return"]
     lines.append(
         f"marginal return d(metric)/d(log budget) at the {payload['marginal_return_at']}: "
-        + ", ".join(f"{a} {mr[a]['value']:.3g}" for a in AXIS_NAMES)
+        + ", ".join(
+            f"{a} {mr[a]['value']:.3g}" + (" (leaves the data)" if mr[a].get("extrapolated") else "")
+            for a in AXIS_NAMES
+        )
     )
     out = [
-        k for where in payload["extrapolation"].values() for k, f in where["links"].items() if f["outside"]
+        k
+        for name, where in payload["extrapolation"].items()
+        if name != "optimum_extrapolated"
+        for k, f in where["links"].items()
+        if f["outside"]
     ]
     if out:
         lines.append("extrapolated (outside the fitted range): " + ", ".join(sorted(set(out))))
+    if "optimum_extrapolated" in payload:
+        x = payload["optimum_extrapolated"]
+        bad = [
+            k for k, f in payload["extrapolation"]["optimum_extrapolated"]["links"].items() if f["outside"]
+        ]
+        lines.append(
+            "outside the data (not recommended; --extrapolate to recommend it): "
+            + ", ".join(f"{a} {x['shares'][a]:.1%}" for a in AXIS_NAMES)
+            + f"; N {x['N']:.3g}, {x['samples_per_query']:.3g} samples/query; metric {x['metric']['value']:.4f} "
+            f"[{x['metric']['lo']:.4f}, {x['metric']['hi']:.4f}]; outside: {', '.join(sorted(bad))}"
+        )
     for r in payload.get("scenarios", {}).get("table", []):
         if r["metric"] is None:
             lines.append(f"scenario {r['scenario']}: not simulated ({r['note']})")

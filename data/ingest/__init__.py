@@ -220,7 +220,7 @@ def ingest_paths(
     """
     walked = walk_paths(paths, include_hidden=include_hidden)
     # adapters are chosen by layout and content (data.ingest.adapters); a unit is a file or a run folder
-    units = plan_units(walked.files, paths, source=source)
+    units = plan_units(walked.files, paths, source=source, unwalked=[p for p, _ in walked.skipped])
     read_dirs = [u.path for u in units if u.format is not None and u.path.is_dir()]
     report = IngestReport()
     with writable_copy(db_path, lock_timeout=lock_timeout, on_wait=on_wait) as con:

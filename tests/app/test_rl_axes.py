@@ -119,3 +119,25 @@ def test_cli_x_and_include_flagged(rl_db, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "grpo-nogpu: no GPU-hours logged" in err and "{}" not in err
     np.testing.assert_equal(rc, 2)
+
+
+def test_rl_curves_view_last_segment_with_tokens(tmp_path):
+    """v_rl_curves (migration 0056): tokens_seen appended, rows still from the last segment of a restarted counter."""
+    d = tmp_path / "seg"
+    d.mkdir()
+    lines = [{"type": "run", "run_id": "restart", "kind": "rl", "algorithm": "grpo"}]
+    lines += [{"step": s, "tokens_seen": 100.0 * s, METRIC: 0.1 * s} for s in range(4)]  # first attempt
+    lines += [
+        {"step": s, "tokens_seen": 1000.0 + 10 * s, METRIC: 0.2 + 0.1 * s} for s in range(3)
+    ]  # restarted
+    (d / "restart.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    db = tmp_path / "seg.duckdb"
+    assert ingest_paths(db, [d]).count("failed") == 0
+    con = open_ro(db)
+    try:
+        cols = [r[0] for r in con.execute("DESCRIBE v_rl_curves").fetchall()]
+        rows = con.execute("SELECT step, tokens_seen, segment FROM v_rl_curves ORDER BY step").fetchall()
+    finally:
+        con.close()
+    assert cols[-3:] == ["value", "segment", "tokens_seen"]
+    assert rows == [(0, 1000.0, 1), (1, 1010.0, 1), (2, 1020.0, 1)]

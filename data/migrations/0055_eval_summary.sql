@@ -1,4 +1,4 @@
--- H7 (issue 11 items 4-5). Aggregated evaluation results and the tokens axis of RL curves.
+-- H7 (issue 11 item 4). Aggregated evaluation results (eval summary tables).
 --
 -- v_eval_summary: one row per line of an eval SUMMARY table (docs/FORMATS.md section 3b). Each line is stored as
 -- one run of kind 'eval' (config_json.table_shape = 'eval_summary') whose numbers are summary metrics (step NULL),
@@ -22,12 +22,3 @@ SELECT r.run_id, r.source, r.model_family AS model,
 FROM runs r JOIN metrics m ON m.run_id = r.run_id AND m.step IS NULL
 WHERE r.kind = 'eval' AND json_extract_string(r.config_json, '$.table_shape') = 'eval_summary'
 GROUP BY r.run_id, r.source, r.model_family, r.config_json, r.source_file;
-
--- v_rl_curves gains tokens_seen (appended last: existing columns keep their names and order; the last segment of
--- the step counter only, as 0030 defines it).
-CREATE OR REPLACE VIEW v_rl_curves AS
-SELECT r.run_id, r.source, r.base_model, r.n_params, r.algorithm, r.recipe, r.reward_shaping, r.seed,
-       m.metric, m.step, m.gpu_hours_seen, m.flops_seen, m.wall_time_s, m.value, m.segment, m.tokens_seen
-FROM metrics m JOIN runs r ON r.run_id = m.run_id
-WHERE r.kind = 'rl' AND m.step IS NOT NULL
-  AND m.segment = coalesce((SELECT max(q.n_resets) FROM metric_quality q WHERE q.run_id = m.run_id), 0);
