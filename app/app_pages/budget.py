@@ -155,11 +155,14 @@ if memo is None or memo[0] != (cfg, budget):
     except ValueError as e:
         st.error(f"Cannot optimise: {e}")
         st.stop()
+    first = memo is None
     memo = ((cfg, budget), payload, opt, curves)
     st.session_state[K + "memo"] = memo
-    # a new optimum moves the split sliders to it (they kept the previous budget's split before)
-    st.session_state[K + "pre"] = round(100 * opt.shares["pretraining"], 1)
-    st.session_state[K + "rl_share"] = round(100 * opt.shares["rl"], 1)
+    # a new optimum moves the split sliders to it (they kept the previous budget's split before); on a session's
+    # first optimum a split that came with a link (app/links.py) is kept
+    for key, share in ((K + "pre", "pretraining"), (K + "rl_share", "rl")):
+        if not first or key not in st.session_state:
+            st.session_state[key] = round(100 * opt.shares[share], 1)
 _, payload, opt, curves = memo
 o = payload["optimum"]
 
