@@ -70,9 +70,7 @@ def build_demo(
                     n_kept += 1
                     continue
                 try:
-                    fit = fit_pretraining(
-                        pts, law=law, selection=selection, n_boot=n_boot, backtest=True
-                    )
+                    fit = fit_pretraining(pts, law=law, selection=selection, n_boot=n_boot, backtest=True)
                 except ValueError as e:
                     echo(f"  {src}: {law} fit skipped ({e})")
                     continue

@@ -10,7 +10,9 @@ from tests.app.conftest import run_page
 
 
 def _ledger(at):
-    return next(d.value for d in at.dataframe if "ingested_at" in d.value.columns and "format" in d.value.columns)
+    return next(
+        d.value for d in at.dataframe if "ingested_at" in d.value.columns and "format" in d.value.columns
+    )
 
 
 def test_ledger_page_queries_use_limit_offset(demo_db):
