@@ -20,6 +20,26 @@ def fit_id_for(
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def data_version(frame: pl.DataFrame) -> str:
+    """Hash of a fit's input rows (16 hex chars): the same rows in any order give the same version.
+
+    ``frame`` is the selection a fit reads (e.g. ``v_pretrain_points`` rows for one source); all columns count.
+    Used to key stored fits by the data they saw, so unchanged data is not refitted (issue 12 item 5).
+    """
+    cols = sorted(frame.columns)
+    canon = frame.select(cols).sort(cols, nulls_last=True).write_csv()
+    return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+def fit_exists(con: duckdb.DuckDBPyConnection, fit_id: str) -> bool:
+    """Whether a fit with ``fit_id`` is stored (ids hash axis, law, selection, options and code version)."""
+    cur = con.cursor()
+    try:
+        return cur.execute("SELECT count(*) FROM fits WHERE fit_id = ?", [fit_id]).fetchone()[0] > 0
+    finally:
+        cur.close()
+
+
 def save_fit(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> str:
     """Insert (or replace) one fit record; returns its ``fit_id``.
 

@@ -98,6 +98,34 @@ def ingest_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
+def ingest_files_page(con: duckdb.DuckDBPyConnection, page: int = 0, page_size: int = 100) -> pl.DataFrame:
+    """One page of the ingest ledger, newest first: rows ``page * page_size`` to ``(page + 1) * page_size - 1``.
+
+    Runs ``LIMIT``/``OFFSET`` in DuckDB so a page never transfers the whole ledger (issue 12: 11.6 MB at 100k files).
+
+    Raises
+    ------
+    ValueError
+        If ``page`` is negative or ``page_size`` is not positive.
+    """
+    if page < 0 or page_size <= 0:
+        raise ValueError(f"ledger page {page} of size {page_size}: page must be >= 0 and size > 0")
+    return _frame(
+        con,
+        "SELECT path, format, status, n_runs, n_rows, n_rejects, message, ingested_at FROM ingest_files "
+        "ORDER BY ingested_at DESC, path LIMIT ? OFFSET ?",
+        [int(page_size), int(page) * int(page_size)],
+    )
+
+
+def ingest_status_counts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Ledger files per status (columns ``status``, ``n_files``), most frequent first."""
+    return _frame(
+        con,
+        "SELECT status, count(*)::BIGINT AS n_files FROM ingest_files GROUP BY status ORDER BY n_files DESC, status",
+    )
+
+
 def rejects(con: duckdb.DuckDBPyConnection, limit: int = 500) -> pl.DataFrame:
     """Rejected records with file, line and reason (newest first, capped at ``limit``)."""
     return _frame(

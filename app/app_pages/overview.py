@@ -153,5 +153,22 @@ with st.expander(f"Changes to runs: label and delete ({changes.height} newest)")
         )
         st.caption("Re-ingesting a run's file undoes its changes; the trail stays (view v_audit).")
 
+LEDGER_PAGE_SIZE = 100
 with st.expander("Ingest ledger"):
-    widgets.table(cache.q("ingest_files"), "ingest_ledger", width="stretch", key="overview.ledger")
+    status_counts = cache.q("ingest_status_counts")
+    n_files = int(status_counts["n_files"].sum()) if status_counts.height else 0
+    st.caption(
+        "Files by status: "
+        + (" · ".join(f"{s}: {n:,}" for s, n in status_counts.iter_rows()) if n_files else "none yet")
+    )
+    n_pages = max(1, -(-n_files // LEDGER_PAGE_SIZE))
+    page = st.number_input(
+        f"Page (of {n_pages}, {LEDGER_PAGE_SIZE} files each, newest first)",
+        min_value=1,
+        max_value=n_pages,
+        value=1,
+        step=1,
+        key="overview.ledger_page",
+    )
+    ledger = cache.q("ingest_files_page", int(page) - 1, LEDGER_PAGE_SIZE)
+    widgets.table(ledger, "ingest_ledger", width="stretch", key="overview.ledger")

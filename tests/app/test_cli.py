@@ -174,6 +174,35 @@ def test_demo_no_serve_builds_store_and_default_fits(tmp_path, capsys):
     assert len(rec["replicates"]["replicates"]["alpha"]) == 4 and rec["backtest"]["n_test"] > 0
     assert kinds["rl"] == 3 and kinds["eval"] > 60 and kinds["pretrain"] > 2500
 
+    # Issue 12: on unchanged data a second demo performs no fit (fast path) and stores nothing.
+    n_fits = _count_fits(db)
+    assert main(["demo", "--db", str(db), "--no-serve", "--bootstrap", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "default fits up to date (12 kept, data unchanged): no refit" in out
+    assert _count_fits(db) == n_fits
+
+    # A changed source (one of its runs removed) refits that source only: two new fits, the other ten kept.
+    from data.connect import writable_copy
+
+    with writable_copy(db) as wcon:
+        run_id = wcon.execute(
+            "SELECT min(run_id) FROM v_pretrain_points WHERE source = 'gadre_overtraining'"
+        ).fetchone()[0]
+        wcon.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
+        wcon.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+    assert main(["demo", "--db", str(db), "--no-serve", "--bootstrap", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "stored 2 default fits for 1 changed source(s) (gadre_overtraining); 10 kept" in out
+    assert _count_fits(db) == n_fits + 2
+
+
+def _count_fits(db) -> int:
+    con = open_ro(db)
+    try:
+        return con.execute("SELECT count(*) FROM fits").fetchone()[0]
+    finally:
+        con.close()
+
 
 def test_fit_overtraining_reproduces_gadre(db_copy, capsys):
     """Gadre et al. (arXiv 2403.08540) RedPajama fit: E = 1.837, eta = 0.136; error law 0.857, 2.206, 0.715."""
