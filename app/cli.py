@@ -529,12 +529,19 @@ def cmd_size(args) -> int:
         "optimum": res.optimum,
         "intervals_95": {k: list(v) for k, v in res.intervals.items()},
         "n_replicates": res.n_replicates,
+        "identifiability": res.identifiability or None,
+        "warnings": res.warnings,
     }
     if args.json:
         print(to_json(payload))
     else:
         for row in summary_rows(res):
             print("  ".join(f"{k}={v}" for k, v in row.items()))
+        if res.identifiability:
+            per = ", ".join(f"{k} {v['verdict']}" for k, v in res.identifiability.get("parameters", {}).items())
+            print(f"law identifiability: {res.identifiability['verdict'].upper()} ({per})")
+        for w in res.warnings:
+            print(f"WARNING: {w}")
     return 0
 
 
