@@ -253,6 +253,23 @@ def fit_overtraining_and_error(
     )
 
 
+def fit_overtraining_for_page(
+    con: duckdb.DuckDBPyConnection, source: str, where: str | None, err_metric: str = "err_avg_17"
+) -> ExtraLawsFit:
+    """:func:`fit_overtraining_and_error` with Gadre's ``"paper"`` fitting set when the selection has it, else
+    ``"small"`` (runs up to the 60th percentile of C), for the Pretraining page.
+
+    Raises
+    ------
+    ValueError
+        As :func:`fit_overtraining_and_error` when neither set can be fitted.
+    """
+    try:
+        return fit_overtraining_and_error(con, source, where, err_metric=err_metric, fit_set="paper")
+    except ValueError:
+        return fit_overtraining_and_error(con, source, where, err_metric=err_metric, fit_set="small")
+
+
 def identifiability_summary(ident: dict[str, Any]) -> dict[str, Any]:
     """Checklist entry of an identifiability record: verdict, spans in decades, per-parameter verdicts, warnings."""
     return {
