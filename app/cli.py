@@ -538,7 +538,9 @@ def cmd_size(args) -> int:
         for row in summary_rows(res):
             print("  ".join(f"{k}={v}" for k, v in row.items()))
         if res.identifiability:
-            per = ", ".join(f"{k} {v['verdict']}" for k, v in res.identifiability.get("parameters", {}).items())
+            per = ", ".join(
+                f"{k} {v['verdict']}" for k, v in res.identifiability.get("parameters", {}).items()
+            )
             print(f"law identifiability: {res.identifiability['verdict'].upper()} ({per})")
         for w in res.warnings:
             print(f"WARNING: {w}")

@@ -57,7 +57,10 @@ def test_gadre_paper_set_is_not_identified_but_keeps_the_published_fit(con):
     # the stored records carry the verdicts (result extra and checklist)
     rec = fit.records[0]
     assert rec["result"]["extra"]["identifiability"]["verdict"] == "not identified"
-    assert rec["checklist"]["identifiability"]["parameters"] == {"eta": "not identified", "E": "not identified"}
+    assert rec["checklist"]["identifiability"]["parameters"] == {
+        "eta": "not identified",
+        "E": "not identified",
+    }
     assert fit.records[1]["checklist"]["identifiability"]["verdict"] == "not identified"
 
 
@@ -79,23 +82,39 @@ def test_cli_overtraining_text_json_and_stored_record(db_copy, capsys):
         rows = stored_fits(con, "pretraining", "overtraining")
         assert rows["verdict"].to_list() == ["not identified (eta, E)"]
         rec = load_fit(con, rows["fit_id"][0])
-        assert rec["result"]["extra"]["identifiability"]["spans_decades"]["M"] == pytest.approx(1.204, abs=1e-3)
-        assert stored_fits(con, "pretraining", "loss_to_error")["verdict"].to_list() == ["not identified (eps)"]
+        assert rec["result"]["extra"]["identifiability"]["spans_decades"]["M"] == pytest.approx(
+            1.204, abs=1e-3
+        )
+        assert stored_fits(con, "pretraining", "loss_to_error")["verdict"].to_list() == [
+            "not identified (eps)"
+        ]
     finally:
         con.close()
 
 
 def test_size_from_fit_carries_the_verdict_and_warns_when_not_identified(con, db_copy, capsys):
-    ok = size_model(con, f"fit:gadre_overtraining|{RPJ}", inference_tokens=1e13, reference_params=7e9, n_boot=0)
+    ok = size_model(
+        con, f"fit:gadre_overtraining|{RPJ}", inference_tokens=1e13, reference_params=7e9, n_boot=0
+    )
     assert ok.identifiability["verdict"] == "identified" and ok.warnings == []
-    bad = size_model(con, f"fit:gadre_overtraining|{NARROW}", inference_tokens=1e13, reference_params=7e9, n_boot=0)
+    bad = size_model(
+        con, f"fit:gadre_overtraining|{NARROW}", inference_tokens=1e13, reference_params=7e9, n_boot=0
+    )
     assert bad.identifiability["not_identified"] == ["E"]
     assert bad.warnings[0].startswith("this sizing rests on a law that is NOT identified by its runs (E")
     # presets and older stored records carry no record: no verdict, no warning
     pre = size_model(con, "preset:Chinchilla (unrounded)", inference_tokens=2e12, reference_params=13e9)
     assert pre.identifiability == {} and pre.warnings == []
     assert sizing_warnings({}) == []
-    argv = ["size", "--db", str(db_copy), "--law", f"fit:gadre_overtraining|{NARROW}", "--inference-tokens", "1e13"]
+    argv = [
+        "size",
+        "--db",
+        str(db_copy),
+        "--law",
+        f"fit:gadre_overtraining|{NARROW}",
+        "--inference-tokens",
+        "1e13",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "law identifiability: NOT IDENTIFIED (E not identified" in out
@@ -115,7 +134,7 @@ def test_fits_page_verdict_column(db_copy, monkeypatch, capsys):
     c = duckdb.connect(str(db_copy))
     try:
         c.execute(
-            "UPDATE fits SET result_json = json_merge_patch(result_json, '{\"extra\": {\"identifiability\": null}}') "
+            'UPDATE fits SET result_json = json_merge_patch(result_json, \'{"extra": {"identifiability": null}}\') '
             "WHERE law = 'loss_to_error'"
         )
     finally:
