@@ -114,11 +114,23 @@ def log_scale(domain: list[float] | None) -> alt.Scale:
     return alt.Scale(type="log", domain=domain, nice=False)
 
 
+#: Vega label expression writing counts (N, D) as the tiles and the CLI do (``app.numfmt.human``): 7B, 1.3T -- d3's
+#: SI format would write 7G for a billion.
+COUNT_LABEL = "replace(format(datum.value, '~s'), 'G', 'B')"
+
+
 def _log(
     field: str, title: str, fmt: str = "~e", domain: list[float] | None = None, *, axis: str = "x"
 ) -> alt.X | alt.Y:
-    """A log-scale x (or y) encoding; with ``domain``, ticks and grid lines only at :func:`log_ticks` values."""
-    ax = alt.Axis(format=fmt, values=log_ticks(*domain)) if domain else alt.Axis(format=fmt, tickCount=6)
+    """A log-scale x (or y) encoding; with ``domain``, ticks and grid lines only at :func:`log_ticks` values.
+
+    ``fmt="~s"`` (counts) labels billions with B, as the rest of the app does (:data:`COUNT_LABEL`)."""
+    extra = {"labelExpr": COUNT_LABEL} if fmt == "~s" else {}
+    ax = (
+        alt.Axis(format=fmt, values=log_ticks(*domain), **extra)
+        if domain
+        else alt.Axis(format=fmt, tickCount=6, **extra)
+    )
     enc = alt.X if axis == "x" else alt.Y
     return enc(field, type="quantitative", title=title, scale=log_scale(domain), axis=ax)
 
@@ -173,7 +185,7 @@ def loss_vs_compute(
             "n_params:Q",
             title="N (params)",
             scale=alt.Scale(type="log", scheme="viridis"),
-            legend=alt.Legend(format="~s", **_RIGHT),
+            legend=alt.Legend(format="~s", labelExpr=COUNT_LABEL, **_RIGHT),
         )
     else:
         col = alt.Color(

@@ -1,6 +1,9 @@
-"""The ``scaling`` command: migrate, ingest, fit, demo, serve, sql.
+"""The ``scaling`` command: migrate, ingest, fit, demo, serve, sql, size, runs, label, delete, export.
 
-Argument parsing is the standard library's argparse; progress bars are tqdm's.
+Argument parsing is the standard library's argparse; progress bars are tqdm's. Building the parser imports only
+the standard library and ``app.settings`` (polars, scipy, duckdb and streamlit are imported by the command that
+needs them), so ``scaling --help`` and argument errors answer at once. Every ``--bootstrap`` defaults to
+``SCALING_BOOTSTRAP`` (200), the number of replicates the app draws.
 """
 
 from __future__ import annotations
@@ -12,11 +15,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app import cli_store
 from app.settings import REPO_ROOT, SAMPLES_DIR, Settings
 
 
 def _db_arg(p: argparse.ArgumentParser, settings: Settings) -> None:
     p.add_argument("--db", default=settings.db, help=f"DuckDB file (default: $SCALING_DB or {settings.db})")
+
+
+#: ``app.services.pretraining.LAWS`` and ``app.services.pretraining_cli.EXTRA_ANALYSES`` (importing them would pull
+#: in scipy and polars for ``--help``; tests/app/test_cli_workflow.py checks they stay equal).
+PRETRAINING_LAWS = ("chinchilla", "compute", "kaplan_N", "kaplan_D")
+PRETRAINING_EXTRA = ("overtraining", "approaches", "datamix")
+
+
+def _bootstrap_arg(p: argparse.ArgumentParser, settings: Settings, what: str) -> None:
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=settings.bootstrap,
+        metavar="N",
+        help=f"bootstrap replicates {what} (default $SCALING_BOOTSTRAP or {settings.bootstrap}; 0 = none)",
+    )
 
 
 def _lock_arg(p: argparse.ArgumentParser) -> None:
@@ -81,9 +101,6 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", help="fit a scaling law: pretraining, rl or test-time")
     axes = p.add_subparsers(dest="axis", required=True, metavar="AXIS")
-    from app.services.pretraining import LAWS
-    from app.services.pretraining_cli import EXTRA_ANALYSES
-
     fp = axes.add_parser("pretraining", help="fit a pretraining law to final losses")
     _db_arg(fp, settings)
     fp.add_argument(
@@ -94,7 +111,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     )
     fp.add_argument(
         "--law",
-        choices=[*LAWS, *EXTRA_ANALYSES],
+        choices=[*PRETRAINING_LAWS, *PRETRAINING_EXTRA],
         default="chinchilla",
         help="law to fit (default chinchilla); 'overtraining' = Gadre L(C, M) plus the loss-to-error map, "
         "'approaches' = Chinchilla approaches 1-3 side by side, 'datamix' = one compute law per corpus and the "
@@ -131,9 +148,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         default="vpnls",
         help="chinchilla solver: variable projection (fast, default) or the 4,500-start L-BFGS reference",
     )
-    fp.add_argument(
-        "--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates over runs (default 0)"
-    )
+    _bootstrap_arg(fp, settings, "over runs")
     fp.add_argument("--seed", type=int, default=settings.seed, help="seed of the bootstrap generator")
     fp.add_argument(
         "--backtest", action="store_true", help="fit below a compute cutoff and predict the largest runs"
@@ -169,7 +184,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         default=None,
         help="fraction 0-1 of each run's largest compute below which points are dropped as the early transient (default 0.1)",
     )
-    fr.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates (default 0)")
+    _bootstrap_arg(fr, settings, "over evaluation points")
     fr.add_argument("--seed", type=int, default=settings.seed, help="seed of the bootstrap generator")
     fr.add_argument("--json", action="store_true", help="print the result as JSON")
     fr.add_argument("--no-save", action="store_true", help="do not record the fits in the fits table")
@@ -250,13 +265,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     ft.add_argument(
         "--split-half", action="store_true", help="adaptive: estimate difficulty on half the samples"
     )
-    ft.add_argument(
-        "--bootstrap",
-        type=int,
-        default=None,
-        metavar="N",
-        help="bootstrap replicates over problems for the coverage fit (default $SCALING_BOOTSTRAP)",
-    )
+    _bootstrap_arg(ft, settings, "over problems for the coverage fit")
     ft.add_argument(
         "--seed", type=int, default=None, help="seed of the bootstrap generator (default $SCALING_SEED)"
     )
@@ -285,18 +294,13 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--inference-tokens", type=float, default=2e12, help="lifetime inference tokens (default 2e12)"
     )
+    _bootstrap_arg(p, settings, "over runs of a fresh 'fit:' law")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("demo", help="ingest the bundled real sample data, fit, and serve the app")
     p.add_argument("--db", default="var/demo.duckdb", help="DuckDB file to build (default var/demo.duckdb)")
     p.add_argument("--no-serve", action="store_true", help="build and fit only; do not start the app")
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=100,
-        metavar="N",
-        help="bootstrap replicates kept with each default fit (default 100)",
-    )
+    _bootstrap_arg(p, settings, "kept with each default fit")
     _serve_args(p, settings)
 
     p = sub.add_parser("serve", help="serve the Streamlit app (localhost by default; --host to share it)")
@@ -326,8 +330,22 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         default=settings.sql_memory_mb,
         help="memory (MiB) the query's worker process may use (default 1024)",
     )
-    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="print CSV (full values) instead of a table")
+    fmt.add_argument(
+        "--json", action="store_true", help="print a JSON list of row objects instead of a table"
+    )
+    p.add_argument(
+        "--width", type=int, default=None, help="table width in characters (default: the terminal's)"
+    )
+    for extra in _EXTRA_COMMANDS:
+        extra(sub, settings)
     return parser
+
+
+#: Functions ``(subparsers, settings) -> None`` adding more subcommands (kept in their own modules; each sets
+#: ``handler`` with ``set_defaults``).
+_EXTRA_COMMANDS: list = [cli_store.add_commands]
 
 
 def to_json(payload) -> str:
@@ -503,7 +521,7 @@ def cmd_fit(args) -> int:
 def cmd_size(args) -> int:
     import duckdb
 
-    from app.services.sizing import size_model, summary_rows
+    from app.services.sizing import size_model
     from data.connect import open_ro
 
     try:
@@ -515,6 +533,7 @@ def cmd_size(args) -> int:
                 inference_tokens=args.inference_tokens,
                 target_loss=args.target_loss,
                 reference_params=None if args.target_loss else args.reference_params,
+                n_boot=args.bootstrap,
             )
         finally:
             con.close()
@@ -535,16 +554,47 @@ def cmd_size(args) -> int:
     if args.json:
         print(to_json(payload))
     else:
-        for row in summary_rows(res):
-            print("  ".join(f"{k}={v}" for k, v in row.items()))
-        if res.identifiability:
-            per = ", ".join(
-                f"{k} {v['verdict']}" for k, v in res.identifiability.get("parameters", {}).items()
-            )
-            print(f"law identifiability: {res.identifiability['verdict'].upper()} ({per})")
-        for w in res.warnings:
-            print(f"WARNING: {w}")
+        print(size_text(res))
     return 0
+
+
+def size_text(res) -> str:
+    """Readable summary of a ``SizingResult``: the law, the target, and N, D, tokens per parameter and total FLOPs
+    of both optima with 95% intervals (or why there are none)."""
+    from app.numfmt import human, interval, num, sci, text_table
+    from app.services.sizing import summary_rows
+
+    fmts = {
+        "tokens per parameter": lambda v: f"{v:.1f}",
+        "total FLOPs (train + inference)": lambda v: sci(v, 3),
+    }
+    keys = {"parameters N": "N", "training tokens D": "D", "tokens per parameter": "tokens_per_param"}
+    rows = []
+    for r in summary_rows(res):
+        f = fmts.get(r["quantity"], human)
+        iv = res.intervals.get(keys.get(r["quantity"], ""))
+        ci = interval(*iv, fmt=f) if iv else "n/a"
+        rows.append([r["quantity"], f(r["inference-aware"]), f(r["Chinchilla-optimal"]), ci])
+    o, p = res.optimum, res.params
+    head = (
+        f"law: {res.law_label} (E={num(p['E'])}, A={num(p['A'])}, B={num(p['B'])}, alpha={num(p['alpha'])}, "
+        f"beta={num(p['beta'])})\ntarget loss {res.target_loss:.4f} nats/token; lifetime inference "
+        f"{human(res.inference_tokens)} tokens; saving {100 * o['saving_fraction']:.1f}% "
+        f"({sci(o['saving_flops'], 2)} FLOPs)"
+    )
+    note = (
+        f"95% intervals from {res.n_replicates} replicates of the law."
+        if res.intervals
+        else "No interval: this law has no bootstrap replicates (presets are published point estimates; use "
+        "'fit:SOURCE' or a stored fit with replicates)."
+    )
+    table = text_table(["quantity", "inference-aware", "Chinchilla-optimal", "95% interval"], rows)
+    lines = [head, table, note]
+    if res.identifiability:
+        per = ", ".join(f"{k} {v['verdict']}" for k, v in res.identifiability.get("parameters", {}).items())
+        lines.append(f"law identifiability: {res.identifiability['verdict'].upper()} ({per})")
+    lines.extend(f"WARNING: {w}" for w in res.warnings)
+    return "\n".join(lines)
 
 
 def cmd_demo(args) -> int:
@@ -668,11 +718,12 @@ def cmd_sql(args) -> int:
         return 2
     if args.csv:
         print(res.frame.write_csv(), end="")
+    elif args.json:
+        print(to_json(res.frame.to_dicts()))
     else:
-        import polars as pl
+        from app.numfmt import text_table
 
-        with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=60):
-            print(res.frame)
+        print(text_table(res.frame.columns, res.frame.rows(), width=args.width))
     if res.truncated:
         print(f"(truncated at {res.frame.height:,} rows: {res.truncated_reason})", file=sys.stderr)
     return 0
@@ -689,19 +740,30 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     args = build_parser(settings).parse_args(argv)
     settings.apply_filter_limits()
-    handler = {
-        "migrate": cmd_migrate,
-        "ingest": cmd_ingest,
-        "fit": cmd_fit,
-        "demo": cmd_demo,
-        "serve": lambda a: serve(
-            a.db, a.port, a.host, a.allowed_host or _split(Settings.from_env().allowed_hosts)
-        ),
-        "sql": cmd_sql,
-        "size": cmd_size,
-        "simulate": cmd_simulate,
-    }[args.command]
-    return handler(args)
+    try:
+        if getattr(args, "handler", None):
+            return args.handler(args)
+        return _HANDLERS[args.command](args)
+    except BrokenPipeError:  # `scaling sql ... | head`
+        sys.stderr.close()
+        return 0
+
+
+def _serve_cmd(args) -> int:
+    return serve(args.db, args.port, args.host, args.allowed_host or _split(Settings.from_env().allowed_hosts))
+
+
+#: Handlers of the commands defined in this module (commands in other modules set ``handler`` themselves).
+_HANDLERS = {
+    "migrate": cmd_migrate,
+    "ingest": cmd_ingest,
+    "fit": cmd_fit,
+    "demo": cmd_demo,
+    "serve": _serve_cmd,
+    "sql": cmd_sql,
+    "size": cmd_size,
+    "simulate": cmd_simulate,
+}
 
 
 if __name__ == "__main__":

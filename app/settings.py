@@ -28,6 +28,7 @@ class Settings:
     allowed_hosts: str = ""
     console_users: str = "*"
     refresh_s: float = 5.0
+    upload_max_mb: float = 200.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -77,4 +78,5 @@ SETTINGS_HELP: dict[str, str] = {
     "e-mail addresses and `@domain` entries of signed-in users (needs sign-in); empty = console off",
     "refresh_s": "seconds between the app's checks for a new database file; pages rerun when an ingest replaced it "
     "(0 turns automatic refresh off; a reload always shows the newest data)",
+    "upload_max_mb": "megabytes one Upload-page submission may hold in total (larger uploads are refused)",
 }

@@ -12,12 +12,21 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from app import auth, cache  # noqa: E402
+from app import auth, cache, links  # noqa: E402
 
-st.set_page_config(page_title="Scaling dashboard", page_icon=":material/show_chart:", layout="wide")
+# a local favicon: a material-icon page_icon makes the browser fetch the icon from fonts.gstatic.com
+st.set_page_config(
+    page_title="Scaling dashboard",
+    page_icon=str(Path(__file__).parent / "static" / "favicon.png"),
+    layout="wide",
+)
 
 PAGES = {
-    "Data": [st.Page("app_pages/overview.py", title="Overview", icon=":material/table_view:", default=True)],
+    "Data": [
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/table_view:", default=True),
+        st.Page("app_pages/runs.py", title="Run explorer", icon=":material/query_stats:"),
+        st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:"),
+    ],
     "Budget": [st.Page("app_pages/budget.py", title="Budget simulator", icon=":material/savings:")],
     "Pretraining": [
         st.Page("app_pages/pretraining.py", title="Pretraining fit", icon=":material/trending_down:"),
@@ -66,7 +75,7 @@ if not console.allowed:  # pages not given to st.navigation cannot be opened, no
 
 page = st.navigation(PAGES)
 if version:
-    page.run()
+    links.run_page(page)  # selections restored from and written to the URL query
 else:
     st.title("No data yet")
     st.markdown(

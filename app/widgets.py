@@ -213,10 +213,124 @@ def backtest_panel(bt: dict | None) -> None:
         f"Fitted on {bt['n_train']} runs with C <= {bt['cutoff_flops']:.3g} FLOPs; predicted the "
         f"{bt['n_test']} larger runs. {bt.get('interval', '')}."
     )
-    st.altair_chart(charts.backtest_chart(pl.DataFrame(bt["rows"])), width="stretch")
+    chart(charts.backtest_chart(pl.DataFrame(bt["rows"])), width="stretch", name="backtest")
     if bt.get("rolling"):
         st.caption(
             "Rolling origin: the fit repeated at successive compute cutoffs; error of every later run vs how "
             "far it extrapolates (Porian et al. 2024, anytime analysis)."
         )
-        st.altair_chart(charts.rolling_backtest_chart(pl.DataFrame(bt["rolling"])), width="stretch")
+        chart(
+            charts.rolling_backtest_chart(pl.DataFrame(bt["rolling"])),
+            width="stretch",
+            name="backtest_rolling",
+        )
+
+
+def _download_menu(
+    name: str, items: list[tuple[str, str, Callable[[], bytes | str], str]], kind: str
+) -> None:
+    """A compact "Download" popover with one deferred download button per (label, extension, make, mime);
+    ``kind`` ("chart" / "table") keeps the keys of a chart and a table of the same name apart."""
+    from app.services.export import file_name
+
+    with st.popover("Download", icon=":material/download:"):
+        for label, ext, make, mime in items:
+            st.download_button(
+                label,
+                make,  # called only when clicked
+                file_name=file_name(name, ext),
+                mime=mime,
+                key=f"_dl.{kind}.{name}.{ext}",
+                on_click="ignore",
+                width="stretch",
+            )
+
+
+def chart(chart_obj, name: str, data: pl.DataFrame | None = None, **kwargs) -> None:
+    """``st.altair_chart`` plus a Download menu: the chart as SVG and PNG (vl-convert, offline) and its data as CSV.
+
+    Parameters
+    ----------
+    chart_obj : altair chart
+        The chart (as passed to ``st.altair_chart``).
+    name : str
+        What it shows, unique on the page (e.g. ``"pretraining_loss_vs_compute"``); file names are
+        ``<name>_<UTC time>.<ext>``.
+    data : polars.DataFrame, optional
+        The data to export as CSV; default every data set inlined in the chart (``export.chart_data``).
+    **kwargs
+        Passed to ``st.altair_chart`` (default ``width="stretch"``).
+    """
+    from app.services import export
+
+    kwargs.setdefault("width", "stretch")
+    st.altair_chart(chart_obj, **kwargs)
+    _download_menu(
+        name,
+        [
+            ("Chart (SVG)", "svg", lambda: export.chart_svg(chart_obj), "image/svg+xml"),
+            ("Chart (PNG)", "png", lambda: export.chart_png(chart_obj), "image/png"),
+            (
+                "Data (CSV)",
+                "csv",
+                lambda: export.table_csv(data if data is not None else export.chart_data(chart_obj)),
+                "text/csv",
+            ),
+        ],
+        "chart",
+    )
+
+
+def table(frame: pl.DataFrame, name: str, data: pl.DataFrame | None = None, **kwargs) -> None:
+    """``st.dataframe`` plus a Download menu with the table as CSV and Parquet.
+
+    ``name`` says what the table holds (file names ``<name>_<UTC time>.csv``); ``data`` is what is exported when
+    the displayed ``frame`` holds display text (default ``frame``); ``kwargs`` go to ``st.dataframe`` (default
+    ``hide_index=True``).
+    """
+    from app.services import export
+
+    kwargs.setdefault("hide_index", True)
+    st.dataframe(frame, **kwargs)
+    frame = frame if data is None else data
+    _download_menu(
+        name,
+        [
+            ("Table (CSV)", "csv", lambda: export.table_csv(frame), "text/csv"),
+            (
+                "Table (Parquet)",
+                "parquet",
+                lambda: export.table_parquet(frame),
+                "application/vnd.apache.parquet",
+            ),
+        ],
+        "table",
+    )
+
+
+def records_download(records, name: str, label: str = "Download fit records (JSON)") -> None:
+    """A download button for fit records (``data.fits`` rows or result dicts) as strict JSON."""
+    from app.services import export
+
+    st.download_button(
+        label,
+        lambda: export.records_json(records),
+        file_name=export.file_name(name, "json"),
+        mime="application/json",
+        key=f"_dl.{name}.json",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def store_changed() -> None:
+    """Call after this server wrote the store: drops the cached read connection, because DuckDB hands a new
+    connection to a path the process still has open the old file's instance (the next read opens the new file)."""
+    import gc
+
+    from app import cache
+
+    cached = getattr(cache, "_connection", None)  # the cached read connections (app/cache.py)
+    if cached is not None and hasattr(cached, "clear"):
+        cached.clear()
+    gc.collect()

@@ -284,7 +284,7 @@ st.dataframe(
     },
 )
 if curves.height:
-    st.altair_chart(cs.metric_vs_share(curves, o["shares"], payload["metric_name"]), width="stretch")
+    widgets.chart(cs.metric_vs_share(curves, o["shares"], payload["metric_name"]), "budget_metric_vs_share")
 
 st.subheader("Reallocation from today")
 base = cache.service("app.services.simulator:baseline_shares", chain.costs, float(budget[4]))
@@ -345,12 +345,12 @@ if comp is not None:
             "p_beats_baseline": st.column_config.NumberColumn("P(beats baseline)", format="%.2f"),
         },
     )
-    st.altair_chart(
+    widgets.chart(
         cs.scenario_bars(
             table.select("scenario", "metric", "metric_lo", "metric_hi").drop_nulls("metric"),
             payload["metric_name"],
         ),
-        width="stretch",
+        "budget_scenarios",
     )
     ex = dict(payload["extrapolation"])
     if "extrapolation_split" in sp:

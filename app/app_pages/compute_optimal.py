@@ -110,7 +110,7 @@ for row in table.filter(pl.col("status") == "not applicable").iter_rows(named=Tr
 
 st.subheader("Comparison")
 ok_row = pl.col("status").is_in(["ok", "warning"])
-st.dataframe(
+widgets.table(
     table.select(
         "approach",
         widgets.ci_text(table, "a", widgets.ffmt(3), ok_row),
@@ -119,7 +119,8 @@ st.dataframe(
         widgets.human(table["D_opt"]),
         "n_points",
     ),
-    hide_index=True,
+    "compute_optimal_comparison",
+    data=table,
     width="stretch",
     key=K + "table",
     column_config={
@@ -144,22 +145,23 @@ st.caption(
     f"Intervals: 95% percentile. Approach 1: {res.notes['approach1']}. Approach 2: {res.notes['approach2']}. a, b are dimensionless; N_opt and D_opt at "
     f"C = {budget:.3g} FLOPs (extrapolated beyond the data when C exceeds the largest run)."
 )
-st.altair_chart(
+widgets.chart(
     cp.nopt_vs_compute(
         res.curves, res.minima if res.minima.height else None, title=f"{source}: N_opt vs compute"
     ),
     width="stretch",
+    name="compute_optimal_nopt_vs_compute",
 )
 if res.minima.height:
     st.subheader("isoFLOP profiles")
     if res.profiles.height:
-        st.altair_chart(
+        widgets.chart(
             cp.isoflop_profiles(
                 res.profiles, res.minima, title="final loss vs N per budget (vertices marked)"
             ),
-            width="stretch",
+            "compute_optimal_isoflop_profiles",
         )
-    st.dataframe(
+    widgets.table(
         widgets.as_text(
             res.minima.select(
                 c
@@ -178,7 +180,8 @@ if res.minima.height:
             ),
             {"C": lambda v: widgets.sci(v, 2), "N_opt": widgets.human, "D_opt": widgets.human},
         ),
-        hide_index=True,
+        "compute_optimal_isoflop_minima",
+        data=res.minima,
         key=K + "minima",
         column_config={
             "C": "budget C (FLOPs)",

@@ -82,9 +82,10 @@ shown = t.select(
     *(["reason"] if (t["reason"] != "ok").any() else []),  # only when a fit is not usable
     *(["identifiability"] if (t["identifiability"] != "identified").any() else []),  # only when one is not
 )
-st.dataframe(
+widgets.table(
     shown,
-    hide_index=True,
+    f"data_mix_{source}_corpora",
+    data=t,
     width="stretch",
     key=K + "table",
     column_config={
@@ -113,9 +114,10 @@ st.caption(
     "A multiplier is meaningful only when every corpus is evaluated on the same held-out set (Marin: Paloma "
     "macro average; Gadre et al.: C4 validation). Losses on each corpus's own validation split are not comparable."
 )
-st.altair_chart(
+widgets.chart(
     cp.mixes_vs_compute(
         res.points, res.frontier, res.curves, budget, title=f"{source}: loss vs compute per corpus"
     ),
     width="stretch",
+    name="data_mix_loss_vs_compute",
 )

@@ -28,9 +28,9 @@ fits = cache.service("app.services.records:stored_fits", axis_arg, None if law =
 if fits.height == 0:
     st.info(f"No stored fit with axis {axis} and law {law}.")
     st.stop()
-st.dataframe(
+widgets.table(
     fits.rename({"n_points": "n_points (fitted)", "created_at": "created_at (UTC)"}),
-    hide_index=True,
+    "stored_fits",
     key="fits.table",
     # what a reader compares first; the provenance columns (loss, optimizer, code, id) last
     column_order=[
@@ -85,7 +85,7 @@ cols[-1].metric(
     f"{fit['n_kept']} of {fit['n_replicates']}" if fit["n_replicates"] else "none",
     help="Replicates whose refit succeeded; the 95% intervals are percentiles over these.",
 )
-st.dataframe(js_safe(fit["params"])[0], hide_index=True, key="fits.params")
+widgets.table(js_safe(fit["params"])[0], f"fit_{fit_id}_parameters", data=fit["params"], key="fits.params")
 st.caption(
     f"Objective {res.get('objective') if res.get('objective') is None else format(res['objective'], '.6g')} "
     f"({res.get('loss')} on {res.get('space')} residuals"
@@ -102,6 +102,9 @@ if fit["n_replicates"]:
 else:
     st.caption("No bootstrap replicates were stored, so there are no intervals (fit with `--bootstrap N`).")
 
+widgets.records_download(
+    {k: v for k, v in fit.items() if k != "params"} | {"param_table": fit["params"]}, f"fit_{fit_id}"
+)
 st.subheader("Selection")
 st.json(fit["selection"])
 bt = fit["backtest"]

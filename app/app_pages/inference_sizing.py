@@ -131,13 +131,14 @@ def _cells(r: dict) -> dict:
 table = pl.DataFrame([_cells(r) for r in rows])
 if not any(table["95% interval"].to_list()):  # no replicates: no interval column
     table = table.drop("95% interval")
-st.dataframe(
+widgets.table(
     table,
-    hide_index=True,
+    "inference_sizing_optimum",
     key=K + "table",
     column_config={"inference-aware": "inference-aware N*", "Chinchilla-optimal": "Chinchilla-optimal N0"},
 )
-st.altair_chart(
+widgets.chart(
     cp.sizing_curve(res.curve, o, title="total FLOPs along the iso-loss curve (around the two optima)"),
     width="stretch",
+    name="inference_sizing_total_flops",
 )

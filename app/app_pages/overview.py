@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from app import cache
+from app import cache, widgets
 
 st.title("Overview")
 totals = cache.q("totals")
@@ -22,9 +22,9 @@ st.caption(
 )
 
 st.subheader("Runs by kind and source")
-st.dataframe(
+widgets.table(
     cache.q("run_counts"),
-    hide_index=True,
+    "runs_by_source",
     width="stretch",
     key="overview.runs",
     column_config={
@@ -45,9 +45,10 @@ else:
         "Each row names the file, the 1-based line (0 = the whole file could not be parsed) and the reason. "
         "The good records next to them were loaded."
     )
-    st.dataframe(
+    widgets.table(
         rej.with_columns(pl.col("source_file").str.split("/").list.slice(-2).list.join("/")),
-        hide_index=True,
+        "rejected_records",
+        data=rej,
         width="stretch",
         key="overview.rejects",
         column_order=("source_file", "line", "reason", "rejected_at", "raw"),  # the long raw JSON last
@@ -137,5 +138,20 @@ if gaps.height:
         column_config={"source_file": st.column_config.TextColumn("file or run folder (last two parts)")},
     )
 
+changes = cache.service("data.curate:audit", None, 200)
+with st.expander(f"Changes to runs: label and delete ({changes.height} newest)"):
+    if changes.height == 0:
+        st.caption("No run was relabelled or deleted (`scaling label`, `scaling delete`, the Run explorer).")
+    else:
+        widgets.table(
+            changes.drop("old_value"),
+            "audit",
+            data=changes,
+            key="overview.audit",
+            width="stretch",
+            column_config={"actor": "who", "changed_at": st.column_config.DatetimeColumn("when (UTC)")},
+        )
+        st.caption("Re-ingesting a run's file undoes its changes; the trail stays (view v_audit).")
+
 with st.expander("Ingest ledger"):
-    st.dataframe(cache.q("ingest_files"), hide_index=True, width="stretch")
+    widgets.table(cache.q("ingest_files"), "ingest_ledger", width="stretch", key="overview.ledger")

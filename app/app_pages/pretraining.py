@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import cache, charts, state, widgets
+from app import cache, charts, charts_runs, state, widgets
 from app.services.pretraining import (
     FIXABLE,
     LAWS,
@@ -114,11 +114,12 @@ try:
 except ValueError as e:
     st.warning(f"No fitted curve drawn: {e}")
     curve = band = None
-st.altair_chart(
+widgets.chart(
     charts.loss_vs_compute(
         fit.points, color="n_params", frontier=curve, band=band, title=f"{source}: final loss vs compute"
     ),
     width="stretch",
+    name="pretraining_loss_vs_compute",
 )
 st.caption(
     f"{fit.points.height} runs; line: {LAWS[law]}. Bands from {r.bootstrap.n if r.bootstrap else 0} "
@@ -126,11 +127,16 @@ st.caption(
 )
 
 st.subheader("Parameters")
-st.dataframe(
+widgets.table(
     widgets.as_text(widgets.param_table(r), dict.fromkeys(("value", "ci95_lo", "ci95_hi"), widgets.gfmt(4))),
-    hide_index=True,
+    f"pretraining_{source}_{law}_parameters",
+    data=widgets.param_table(r),
     key="pretraining.params",
     column_config={"ci95_lo": "95% lo", "ci95_hi": "95% hi"},
+)
+widgets.records_download(
+    {"selection": {"source": source, "where": where}, "law": law, "result": r.to_record()},
+    f"pretraining_{source}_{law}_fit",
 )
 if r.grad_norm is not None:
     st.caption(
@@ -176,6 +182,18 @@ if law == "chinchilla":
                 f"D_opt [{widgets.human(row['D_opt_lo'])}, {widgets.human(row['D_opt_hi'])}], tokens/param "
                 f"[{row['tokens_per_param_lo']:.3g}, {row['tokens_per_param_hi']:.3g}]."
             )
+
+curves, n_logged = cache.service("data.run_explorer:loss_curves_reduced", source, where)
+if curves.height:
+    st.subheader("Training loss curves")
+    widgets.chart(
+        charts_runs.loss_curves_chart(curves, title=f"{source}: loss vs tokens per run"),
+        f"pretraining_{source}_loss_curves",
+    )
+    st.caption(
+        f"{curves['run_id'].n_unique()} runs; {curves.height:,} reduced points (last loss per log-spaced token "
+        f"bucket) from {n_logged:,} logged. Open one run in the Run explorer for every metric and x axis."
+    )
 
 widgets.backtest_panel(fit.backtest)
 

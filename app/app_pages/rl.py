@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import cache, charts_rl
+from app import cache, charts_rl, widgets
 from app.services.rl import (
     DEFAULT_TRANSIENT_FRACTION,
     LABEL_COLUMNS,
@@ -72,9 +72,10 @@ for rid, err in fits.errors.items():
 unit = fits.unit
 
 curves, band, cuts = curve_frames(fits)
-st.altair_chart(
+widgets.chart(
     charts_rl.rl_curve_chart(points_frame(fits), curves, band, cuts, unit=unit, metric=metric),
     width="stretch",
+    name="rl_curves",
 )
 st.caption(
     "Solid: ScaleRL sigmoid R = R0 + (A - R0)/(1 + (C_mid/C)^B) (Khatri et al. 2025, arXiv 2510.13786); dashed: "
@@ -96,8 +97,8 @@ for i, f in enumerate(fits.runs):
     )  # fmt: skip
     if names[f.run_id] != f.run_id:
         col.caption(f.run_id)
-st.dataframe(
-    param_display(fits), hide_index=True, key=K_PARAMS, width="stretch",
+widgets.table(
+    param_display(fits), "rl_sigmoid_parameters", key=K_PARAMS, width="stretch",
     column_config={
         "R0": NUM(format="%.3f"), "A": NUM(format="%.3f"), "B": NUM(format="%.2f"),
         f"C_mid ({unit})": NUM(format="%.3g"), "backtest MAE": NUM(format="%.3f"), "power-law p": NUM(format="%.2f"),
@@ -139,15 +140,15 @@ try:
 except ValueError as e:
     st.error(f"Cannot compare: {e}")
 else:
-    st.dataframe(
-        comparison_display(comp, unit), hide_index=True, key=K_COMPARE, width="stretch",
+    widgets.table(
+        comparison_display(comp, unit), "rl_recipe_comparison", key=K_COMPARE, width="stretch",
         column_config={
             "A": NUM(format="%.3f"), "ΔA": NUM(format="%+.3f", help="A minus the baseline's A"),
             f"C_mid ({unit})": NUM(format="%.3g"),
             "C_mid ratio": NUM(format="%.2f", help="C_mid / the baseline's C_mid (> 1: slower)"),
         },
     )  # fmt: skip
-    st.altair_chart(charts_rl.recipe_chart(comp, unit=unit), width="content")
+    widgets.chart(charts_rl.recipe_chart(comp, unit=unit), width="content", name="rl_recipe_comparison")
     st.caption(
         "A differs when |ΔA| > 0.02 (ScaleRL's seed-to-seed margin) and the 95% intervals do not overlap; B and "
         "C_mid when they change by > 10% with disjoint intervals. Higher A: higher ceiling; higher B or lower "

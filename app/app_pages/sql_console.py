@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import cache
+from app import cache, widgets
 from app.services.records import js_safe
 from data.sql_console import QueryTimeout, SqlError, StatementRefused, run_sql
 
@@ -62,7 +62,7 @@ else:
         frame, as_text = js_safe(res.frame)
         # beyond 2^53 the table widget flags even float cells, so such columns are text, right-aligned like numbers
         cfg = {c: st.column_config.TextColumn(alignment="right") for c in as_text}
-        st.dataframe(frame, hide_index=True, key="sql_console.result", column_config=cfg)
+        widgets.table(frame, "sql_result", data=res.frame, key="sql_console.result", column_config=cfg)
         if as_text:
             st.caption(
                 f"Shown as text because they exceed 2^53, the largest number the table widget displays exactly "
@@ -75,4 +75,4 @@ views = cache.service("app.services.records:public_views")
 for row in views.iter_rows(named=True):
     st.markdown(f"- **`{row['view']}`**: {row['description']}")
 with st.expander("Columns of each view"):
-    st.dataframe(views, hide_index=True, key="sql_console.views")
+    widgets.table(views, "public_views", key="sql_console.views")

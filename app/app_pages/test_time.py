@@ -5,7 +5,7 @@ import json
 import polars as pl
 import streamlit as st
 
-from app import cache, charts_tt
+from app import cache, charts_tt, widgets
 from app.services import test_time as tt
 from app.services.test_time_fits import STOP_NOTE
 
@@ -41,7 +41,7 @@ def table(df: pl.DataFrame, key: str, labels: dict | None = None, first=(), hide
     cfg |= {c: st.column_config.NumberColumn(format="%.0f") for c in tokens}
     wide = {"setting": "medium", "config": "medium", "note": "large"}
     cfg |= {c: st.column_config.TextColumn(width=w) for c, w in wide.items() if c in df.columns}
-    st.dataframe(df, hide_index=True, key=f"test_time.{key}", column_config=cfg, column_order=order)
+    widgets.table(df, f"test_time_{key}", key=f"test_time.{key}", column_config=cfg, column_order=order)
 
 
 def records_button(records: list, what: str) -> None:
@@ -82,7 +82,7 @@ with samples:
     fits = call("coverage_fits", where, s.bootstrap, s.seed)
     if fits is not None and fits.table.height:
         chart = charts_tt.coverage_chart(fits.points, fits.curves, title="coverage vs k; dashed: exp(a k^b)")
-        st.altair_chart(chart, width="stretch")
+        widgets.chart(chart, width="stretch", name="test_time_coverage")
         shown, note = tt.coverage_display(fits.table)
         table(shown, "coverage_table")
         st.caption(tt.COVERAGE_NOTE.format(n_boot=s.bootstrap) + (" " + note if note else ""))
@@ -116,12 +116,12 @@ with samples:
 with thinking:
     curves = call("thinking_curves", where)
     fit_out = call("thinking_fits", where, prices) if curves is not None else None
-    if curves is not None and fit_out is not None:
+    if curves is not None and fit_out is not None and curves.height:  # answers without token counts: none
         benches = sorted(curves["benchmark"].unique().to_list())
         bench = st.selectbox("Benchmark", benches, key="test_time.think_bench")
         on = pl.col("benchmark") == bench
         chart = charts_tt.accuracy_tokens_chart(curves.filter(on), fit_out[1].filter(on), title=bench)
-        st.altair_chart(chart, width="stretch")
+        widgets.chart(chart, width="stretch", name="test_time_accuracy_vs_tokens")
         st.caption(
             "Error bars: Wilson 95% intervals (answers treated as independent). Lines: fits in log tokens; "
             "– in the table: not fitted (linear needs >= 2 thinking levels, saturating >= 5)."
@@ -180,7 +180,7 @@ with frontier:
             chart = charts_tt.frontier_chart(
                 fr["points"], fr["hull"], unit_title=f"cost: {label} per question (log)"
             )
-            st.altair_chart(chart, width="stretch")
+            widgets.chart(chart, width="stretch", name="test_time_cost_frontier")
             ch = fr["cheapest"]
             if ch and ch["reachable"]:
                 st.metric(f"cheapest cost to reach {target:.3f} ({label} per question)", f"{ch['cost']:.4g}")
@@ -198,8 +198,9 @@ with adaptive:
     split = st.checkbox("Split-half difficulty estimate", False, key="test_time.split_half")
     res = call("adaptive_table", where, float(goal), split, s.seed)
     if res is not None and res[0].height:
-        st.altair_chart(
-            charts_tt.adaptive_chart(res[0], title=f"samples per problem for coverage {goal:.2f}")
+        widgets.chart(
+            charts_tt.adaptive_chart(res[0], title=f"samples per problem for coverage {goal:.2f}"),
+            name="test_time_adaptive",
         )
         table(res[0], "adaptive", tt.ADAPTIVE_LABELS, first=["model", *tt.ADAPTIVE_LABELS], hide=tt.CONFIG)
         st.caption(tt.ADAPTIVE_NOTE + (tt.SPLIT_CAVEAT if split else tt.ORACLE_CAVEAT))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.numfmt import human
 from app.services.common import fit_record
 from app.services.pretraining import (
     DEFAULT_BUDGET,
@@ -161,7 +162,7 @@ def _text(args, n_runs: int, fit, payload: dict[str, Any], untrusted: set[str]) 
         lines.append("  compute-optimal allocation:")
         for row in payload["compute_optimal"]:
             lines.append(
-                f"    C = {row['compute_flops']:.3g} FLOPs: N_opt = {row['N_opt']:.3g}, D_opt = {row['D_opt']:.3g}, "
+                f"    C = {row['compute_flops']:.3g} FLOPs: N_opt = {human(row['N_opt'])}, D_opt = {human(row['D_opt'])}, "
                 f"tokens/param = {row['tokens_per_param']:.1f}"
             )
     elif "at_budget" in payload:

@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analysis.simulator.presets import DEFAULT_LAW, DEFAULT_RL
+#: ``analysis.simulator.presets.DEFAULT_LAW`` / ``DEFAULT_RL`` as literals: importing the simulator would load numpy
+#: and scipy just to build ``scaling --help`` (tests/app/test_cli_workflow.py checks they stay equal).
+DEFAULT_LAW = "Epoch refit (Besiroglu 2024)"
+DEFAULT_RL = "ScaleRL 8B"
 
 TEST_TIME_CHOICES = ("pass@k", "majority", "none")
 AXIS_NAMES = ("pretraining", "rl", "test_time")

@@ -13,8 +13,9 @@ from data.fits import list_fits
 
 
 @pytest.fixture
-def db_copy(demo_db, tmp_path):
-    """A private copy of the session demo database (tests here write fits)."""
+def db_copy(demo_db, tmp_path, monkeypatch):
+    """A private copy of the session demo database (tests here write fits); few bootstrap replicates by default."""
+    monkeypatch.setenv("SCALING_BOOTSTRAP", "20")
     dst = tmp_path / "copy.duckdb"
     shutil.copy(demo_db, dst)
     return dst

@@ -29,3 +29,13 @@ def test_overview_lists_runs_without_n_d_c(tmp_path, monkeypatch):
         **{rid: "D (n_tokens), C (compute_flops)" for rid in gaps["run_id"] if rid != "logs/hf/hf_out"},
     }
     assert not {"logs/tb/tb_run", "logs/tb/tb_hp"} & set(gaps["run_id"])  # their hparams gave N and D
+
+
+def test_test_time_page_with_lm_eval_answers_without_token_counts(tmp_path, monkeypatch):
+    """lm-eval samples carry no token counts: the thinking-tokens tab has nothing to chart and must not crash."""
+    shutil.copytree(FIX / "lm_eval", tmp_path / "evals")
+    db = tmp_path / "db.duckdb"
+    ingest_paths(db, [tmp_path / "evals"])
+    monkeypatch.setenv("SCALING_DB", str(db))
+    at = run_page("app_pages/test_time.py")
+    assert not at.exception, [e.message for e in at.exception]
