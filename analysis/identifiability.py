@@ -44,6 +44,8 @@ __all__ = [
     "POINTS_PER_PARAM",
     "PROFILE_RULE",
     "assess",
+    "loss_to_error_identifiability",
+    "overtraining_identifiability",
     "profile_grid",
     "profile_parameter",
     "profile_threshold",
@@ -627,3 +629,184 @@ def power_law_identifiability(
         convergence=result.message,
         level=level,
     )
+
+
+def _ls_ssr(X: np.ndarray, y: np.ndarray) -> float:
+    """Residual sum of squares of the linear least-squares fit y ~ X (columns scaled for conditioning)."""
+    s = np.max(np.abs(X), axis=0)
+    s = np.where((s > 0) & np.isfinite(s), s, 1.0)
+    coef, *_ = np.linalg.lstsq(X / s, y, rcond=None)
+    r = y - (X / s) @ coef
+    return float(r @ r)
+
+
+def _min_over(fun: Callable[[float], float], lo: float, hi: float, n: int = 60) -> float:
+    """Minimum of a 1-D function over [lo, hi]: a log-spaced grid, then a bounded refinement around the best."""
+    from scipy.optimize import minimize_scalar
+
+    g = np.geomspace(lo, hi, n)
+    vals = np.array([fun(float(v)) for v in g])
+    vals = np.where(np.isfinite(vals), vals, np.inf)
+    i = int(np.argmin(vals))
+    a, b = float(g[max(i - 1, 0)]), float(g[min(i + 1, n - 1)])
+    best = float(vals[i])
+    if b > a:
+        res = minimize_scalar(fun, bounds=(a, b), method="bounded", options={"xatol": 1e-6 * b})
+        if np.isfinite(res.fun):
+            best = min(best, float(res.fun))
+    return best
+
+
+def overtraining_identifiability(
+    N: ArrayLike, D: ArrayLike, L: ArrayLike, result: Any, *, level: float = 0.95
+) -> dict[str, Any]:
+    """Identifiability of Gadre's over-training law L(C, M) = E + (a M^eta + b M^-eta) C^-eta (see :func:`assess`).
+
+    The law is least squares in linear loss space; in its (N, D) form L = E + alpha N^-2eta + beta' D^-2eta it
+    is linear in (E, alpha, beta') at fixed eta, so the profiles are exact variable projections: at fixed eta the
+    other three parameters are a linear least-squares solve; at fixed E, eta is minimised (grid then bounded
+    search) with the prefactors solved linearly. The objective is the residual sum of squares ``n * rms^2``.
+    Profiles: ``eta`` over [0.01, 1.25] (N and D exponents 2 eta up to 2.5) and ``E`` over (0, min L). Spans in
+    decades: ``C`` = 6 N D and ``M`` = D / N (tokens per parameter); a law fitted at one M cannot separate a from b.
+
+    Parameters
+    ----------
+    N, D, L : ndarray, shape (n,)
+        Parameters, tokens and final loss (nats/token) of the runs the law was fitted to.
+    result : FitResult
+        The fit (``law="overtraining"``, :func:`analysis.overtraining.fit_overtraining`) of these runs.
+    level : float
+        Profile confidence level.
+
+    Returns
+    -------
+    dict
+        As :func:`assess` (n_free_params = 4); ``a``, ``b``, ``M_star`` and ``exponent_ND`` join the
+        untrustworthy intervals when eta or E is not identified.
+
+    Raises
+    ------
+    ValueError
+        If N, D, L differ in shape, are empty, or N, D are not > 0.
+
+    Notes
+    -----
+    Gadre et al. (2024), arXiv:2403.08540 (Eq. 4); Bates & Watts (1988) s.6.1.
+    """
+    N, D, L = (np.asarray(v, dtype=float).ravel() for v in (N, D, L))
+    if not (N.shape == D.shape == L.shape) or N.size == 0:
+        raise ValueError(f"N, D, L must be non-empty and of one shape, got {N.shape}, {D.shape}, {L.shape}")
+    if np.any(~(N > 0)) or np.any(~(D > 0)):
+        raise ValueError("N and D must be > 0")
+    lN, lD = np.log(N), np.log(D)
+    n = int(N.size)
+
+    def cols(eta: float) -> np.ndarray:
+        return np.column_stack([np.exp(-2 * eta * lN), np.exp(-2 * eta * lD)])
+
+    def ssr_eta(eta: float) -> float:
+        return _ls_ssr(np.column_stack([cols(eta), np.ones(n)]), L)
+
+    def ssr_E(E: float) -> float:
+        return _min_over(lambda eta: _ls_ssr(cols(eta), L - E), 0.005, 1.5)
+
+    p = result.params
+    f_min = n * float(result.objective) ** 2
+    Lmin = float(L.min())
+    profiles = {
+        "eta": (ssr_eta, profile_grid(p["eta"], 0.01, 1.25), float(p["eta"])),
+        "E": (ssr_E, profile_grid(p["E"], 0.01 * Lmin, 0.99 * Lmin), float(p["E"])),
+    }
+    at_bound = _E_bound_note(p, L)
+    if not p["eta"] > 0:
+        at_bound.append(f"eta = {p['eta']:.3g} is not > 0 (no decrease of loss with compute)")
+    out = assess(
+        n_points=n,
+        n_free=4,
+        f_min=f_min,
+        profiles=profiles,
+        spans={"C": span_decades(6.0 * N * D), "M": span_decades(D / N)},
+        at_bound=at_bound,
+        converged=bool(result.success),
+        convergence=result.message,
+        level=level,
+        unit="runs",
+    )
+    if out["not_identified"]:
+        out["untrustworthy_intervals"] += ["a", "b", "exponent_ND", "M_star"]
+    return out
+
+
+def loss_to_error_identifiability(
+    L: ArrayLike, err: ArrayLike, result: Any, *, level: float = 0.95
+) -> dict[str, Any]:
+    """Identifiability of Gadre's loss-to-error map Err(L) = eps - k exp(-gamma L) (see :func:`assess`).
+
+    Least squares in linear space; at fixed gamma the map is linear in (eps, k), so the profiles are exact
+    variable projections: ``gamma`` over [0.01, 5] (eps, k solved linearly) and the ceiling ``eps`` over
+    [max err, 1] (gamma minimised, k solved linearly). The objective is the residual sum of squares
+    ``n * rms^2``. The input is a loss, not a scale, so no span in decades is given: the record carries
+    ``loss_range_nats`` (max L - min L) instead.
+
+    Parameters
+    ----------
+    L, err : ndarray, shape (n,)
+        Loss (nats/token) and downstream error (fraction) of the models the map was fitted to.
+    result : FitResult
+        The fit (``law="loss_to_error"``, :func:`analysis.downstream.fit_loss_to_error`).
+    level : float
+        Profile confidence level.
+
+    Returns
+    -------
+    dict
+        As :func:`assess` (n_free_params = 3) plus ``loss_range_nats``.
+
+    Raises
+    ------
+    ValueError
+        If L and err differ in shape or are empty.
+
+    Notes
+    -----
+    Gadre et al. (2024), arXiv:2403.08540 (Eq. 5); Bates & Watts (1988) s.6.1.
+    """
+    x = np.asarray(L, dtype=float).ravel()
+    y = np.asarray(err, dtype=float).ravel()
+    if x.shape != y.shape or x.size == 0:
+        raise ValueError(f"L and err must be non-empty and of one shape, got {x.shape}, {y.shape}")
+    n = int(x.size)
+
+    def ssr_gamma(g: float) -> float:
+        return _ls_ssr(np.column_stack([np.ones(n), -np.exp(-g * x)]), y)
+
+    def ssr_eps(eps: float) -> float:
+        return _min_over(lambda g: _ls_ssr(-np.exp(-g * x)[:, None], y - eps), 0.005, 10.0)
+
+    p = result.params
+    f_min = n * float(result.objective) ** 2
+    eps_lo = float(y.max()) + 1e-3
+    eps_hi = max(1.0, eps_lo + 0.1)
+    profiles = {
+        "gamma": (ssr_gamma, profile_grid(p["gamma"], 0.01, 5.0), float(p["gamma"])),
+        "eps": (ssr_eps, profile_grid(p["eps"], eps_lo, eps_hi), float(p["eps"])),
+    }
+    at_bound = []
+    if not p["gamma"] > 0:
+        at_bound.append(f"gamma = {p['gamma']:.3g} is not > 0 (error does not fall with loss)")
+    out = assess(
+        n_points=n,
+        n_free=3,
+        f_min=f_min,
+        profiles=profiles,
+        spans={},
+        at_bound=at_bound,
+        converged=bool(result.success),
+        convergence=result.message,
+        level=level,
+        unit="models",
+    )
+    out["loss_range_nats"] = float(x.max() - x.min())
+    if out["not_identified"]:
+        out["untrustworthy_intervals"] += ["k"]
+    return out

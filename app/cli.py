@@ -548,6 +548,8 @@ def cmd_size(args) -> int:
         "optimum": res.optimum,
         "intervals_95": {k: list(v) for k, v in res.intervals.items()},
         "n_replicates": res.n_replicates,
+        "identifiability": res.identifiability or None,
+        "warnings": res.warnings,
     }
     if args.json:
         print(to_json(payload))
@@ -587,7 +589,12 @@ def size_text(res) -> str:
         "'fit:SOURCE' or a stored fit with replicates)."
     )
     table = text_table(["quantity", "inference-aware", "Chinchilla-optimal", "95% interval"], rows)
-    return f"{head}\n{table}\n{note}"
+    lines = [head, table, note]
+    if res.identifiability:
+        per = ", ".join(f"{k} {v['verdict']}" for k, v in res.identifiability.get("parameters", {}).items())
+        lines.append(f"law identifiability: {res.identifiability['verdict'].upper()} ({per})")
+    lines.extend(f"WARNING: {w}" for w in res.warnings)
+    return "\n".join(lines)
 
 
 def cmd_demo(args) -> int:

@@ -80,10 +80,18 @@ def save_fit(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> str:
 
 
 def list_fits(con: duckdb.DuckDBPyConnection, axis: str | None = None) -> pl.DataFrame:
-    """Latest fit per (axis, law, selection), without replicates."""
+    """Latest fit per (axis, law, selection), without replicates.
+
+    Besides the stored columns, ``ident_verdict`` (the identifiability verdict stored under
+    ``result_json.extra.identifiability.verdict``, null for records without one) and ``ident_not_identified``
+    (JSON text of the list of not-identified parameters, or null).
+    """
     sql = (
         "SELECT fit_id, axis, law, selection_json, params_json, intervals_json, n_points, loss_fn, delta, optimizer, "
-        "n_starts, code_version, created_at FROM v_fits_latest"
+        "n_starts, code_version, created_at, "
+        "json_extract_string(result_json, '$.extra.identifiability.verdict') AS ident_verdict, "
+        "CAST(json_extract(result_json, '$.extra.identifiability.not_identified') AS VARCHAR) "
+        "AS ident_not_identified FROM v_fits_latest"
     )
     params: list = []
     if axis:

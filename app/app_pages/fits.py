@@ -35,6 +35,7 @@ widgets.table(
     # what a reader compares first; the provenance columns (loss, optimizer, code, id) last
     column_order=[
         "law",
+        "verdict",
         "params",
         "selection",
         "n_points (fitted)",
@@ -46,6 +47,11 @@ widgets.table(
         "fit_id",
     ],  # fmt: skip
     column_config={
+        "verdict": st.column_config.TextColumn(
+            "identifiability",
+            help="Stored identifiability verdict (objective profiles, README 'Fit verdicts'); — for fits stored "
+            "before verdicts were recorded or by laws without them.",
+        ),
         "params": st.column_config.TextColumn("parameters"),
         "selection": st.column_config.TextColumn("data selection"),
         "created_at (UTC)": st.column_config.DatetimeColumn("created_at (UTC)", format="YYYY-MM-DD HH:mm"),

@@ -105,6 +105,11 @@ st.caption(
         else "No replicates: no intervals."
     )
 )
+if res.identifiability:
+    per = ", ".join(f"{k}: {v['verdict']}" for k, v in res.identifiability.get("parameters", {}).items())
+    st.caption(f"Law identifiability: **{res.identifiability['verdict']}** ({per}).")
+for w in res.warnings:
+    st.warning(w)
 rows = summary_rows(res)
 fmts = {"tokens per parameter": lambda v: f"{v:.1f}", "total FLOPs (train + inference)": widgets.sci}
 keys = {"parameters N": "N", "training tokens D": "D", "tokens per parameter": "tokens_per_param"}

@@ -196,5 +196,44 @@ if curves.height:
     )
 
 widgets.backtest_panel(fit.backtest)
+
+st.subheader("Over-training law L(C, M) (Gadre et al. 2024)")
+if st.toggle(
+    "Fit L(C, M) = E + (a M^eta + b M^-eta) C^-eta and the loss-to-error map on this selection",
+    key="pretraining.overtraining",
+    help="arXiv:2403.08540 Eq. 4-5; Gadre's fitting set when the selection has it (5 small runs), else the runs "
+    "up to the 60th percentile of C. Each law carries its identifiability verdict.",
+):
+    try:
+        ot = cache.service("app.services.laws_extra:fit_overtraining_for_page", source, where)
+    except ValueError as e:
+        st.info(f"No over-training fit for this selection: {e}")
+    else:
+        for title, ofit, nruns in (
+            ("L(C, M)", ot.loss_fit, len(ot.loss_fit_runs)),
+            ("Err(L)", ot.error_fit, len(ot.error_fit_runs)),
+        ):
+            if ofit is None:
+                continue
+            oid = ofit.extra["identifiability"]
+            spans = ", ".join(f"{k} {v:.2f}" for k, v in oid["spans_decades"].items() if v is not None)
+            st.markdown(
+                f"**{title}** on {nruns} runs: "
+                + ", ".join(f"{k} = {v:.4g}" for k, v in ofit.params.items())
+                + f" — identifiability: **{oid['verdict']}**"
+                + (f" (spans in decades: {spans})" if spans else "")
+            )
+            st.dataframe(
+                identifiability_table(oid),
+                hide_index=True,
+                key=f"pretraining.overtraining.ident.{ofit.law}",
+                column_config={
+                    "range_lo": st.column_config.NumberColumn("within noise from", format="%.4g"),
+                    "range_hi": st.column_config.NumberColumn("to", format="%.4g"),
+                },
+            )
+            for w in oid["warnings"]:
+                st.warning(f"{title}: {w}")
+
 with st.expander("Reporting checklist (Li et al. 2025, arXiv 2502.18969)"):
     st.json(fit.checklist)

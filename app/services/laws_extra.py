@@ -17,6 +17,7 @@ import polars as pl
 
 from analysis.downstream import fit_loss_to_error, predict_error
 from analysis.errors import FitError
+from analysis.identifiability import loss_to_error_identifiability, overtraining_identifiability
 from analysis.overtraining import fit_overtraining, predict_overtraining
 from analysis.results import FitResult
 from analysis.uncertainty import bootstrap_fit
@@ -199,6 +200,13 @@ def fit_overtraining_and_error(
                 rng=rng,
             )
             efit = dataclasses.replace(efit, bootstrap=eb)
+    lident = overtraining_identifiability(
+        loss_set["n_params"].to_numpy(), loss_set["n_tokens"].to_numpy(), loss_set["loss"].to_numpy(), lfit
+    )
+    lfit = dataclasses.replace(lfit, extra={**lfit.extra, "identifiability": lident})
+    if efit is not None:
+        eident = loss_to_error_identifiability(err_set["loss"].to_numpy(), err_set["err"].to_numpy(), efit)
+        efit = dataclasses.replace(efit, extra={**efit.extra, "identifiability": eident})
     cmax = float(loss_set["compute_flops"].max())
     fitted = set(loss_set["run_id"].to_list()) | set(err_set["run_id"].to_list())
     held = pts.filter((pl.col("compute_flops") > cmax) & ~pl.col("run_id").is_in(list(fitted)))
@@ -218,7 +226,11 @@ def fit_overtraining_and_error(
             {**selection, "fit_runs": loss_set["run_id"].to_list()},
             {**options, "law": "overtraining"},
             backtest={**summary, "target": "loss"},
-            checklist={"law and why": "Gadre L(C, M), arXiv:2403.08540 Eq. 4", "fit set": FIT_SETS[fit_set]},
+            checklist={
+                "law and why": "Gadre L(C, M), arXiv:2403.08540 Eq. 4",
+                "fit set": FIT_SETS[fit_set],
+                "identifiability": identifiability_summary(lfit.extra["identifiability"]),
+            },
         )
     ]
     if efit is not None:
@@ -232,12 +244,56 @@ def fit_overtraining_and_error(
                 checklist={
                     "law and why": "Gadre Err(L), arXiv:2403.08540 Eq. 5",
                     "fit set": FIT_SETS[fit_set],
+                    "identifiability": identifiability_summary(efit.extra["identifiability"]),
                 },
             )
         )
     return ExtraLawsFit(
         pts, lfit, efit, loss_set["run_id"].to_list(), err_set["run_id"].to_list(), bt, records
     )
+
+
+def fit_overtraining_for_page(
+    con: duckdb.DuckDBPyConnection, source: str, where: str | None, err_metric: str = "err_avg_17"
+) -> ExtraLawsFit:
+    """:func:`fit_overtraining_and_error` with Gadre's ``"paper"`` fitting set when the selection has it, else
+    ``"small"`` (runs up to the 60th percentile of C), for the Pretraining page.
+
+    Raises
+    ------
+    ValueError
+        As :func:`fit_overtraining_and_error` when neither set can be fitted.
+    """
+    try:
+        return fit_overtraining_and_error(con, source, where, err_metric=err_metric, fit_set="paper")
+    except ValueError:
+        return fit_overtraining_and_error(con, source, where, err_metric=err_metric, fit_set="small")
+
+
+def identifiability_summary(ident: dict[str, Any]) -> dict[str, Any]:
+    """Checklist entry of an identifiability record: verdict, spans in decades, per-parameter verdicts, warnings."""
+    return {
+        "verdict": ident.get("verdict"),
+        "spans_decades": ident.get("spans_decades", {}),
+        "parameters": {k: v.get("verdict") for k, v in ident.get("parameters", {}).items()},
+        "warnings": list(ident.get("warnings", [])),
+    }
+
+
+def identifiability_text(name: str, ident: dict[str, Any]) -> list[str]:
+    """Plain-text lines of an identifiability record (verdict, spans, profile ranges per parameter, warnings)."""
+    spans = ", ".join(f"{k} {v:.2f}" for k, v in ident.get("spans_decades", {}).items() if v is not None)
+    lines = [
+        f"  {name} identifiability: {ident['verdict'].upper()} ({ident['n_points']} points, "
+        f"{ident['n_free_params']} free parameters, {ident['dof']} residual dof"
+        + (f"; spans in decades: {spans})" if spans else ")")
+    ]
+    for k, pr in ident.get("parameters", {}).items():
+        rng = pr.get("range")
+        rtxt = f" profile range [{rng[0]:.4g}, {rng[1]:.4g}]" if rng else ""
+        lines.append(f"    {k:>6}: {pr['verdict']}{rtxt}")
+    lines.extend(f"  WARNING ({name}): {w}" for w in ident.get("warnings", []))
+    return lines
 
 
 def _backtest(held: pl.DataFrame, lfit: FitResult, efit: FitResult | None, cmax: float) -> pl.DataFrame:

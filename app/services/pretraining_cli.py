@@ -246,6 +246,10 @@ def _run_extra(con, args) -> tuple[dict[str, Any], list[dict]]:
         fit = fit_overtraining_and_error(
             con, args.source, args.where, err_metric=args.err_metric, n_boot=n_boot, seed=args.seed
         )
+        from app.services.laws_extra import identifiability_text
+
+        lident = fit.loss_fit.extra["identifiability"]
+        eident = None if fit.error_fit is None else fit.error_fit.extra["identifiability"]
         payload = {
             "law": "overtraining",
             "source": args.source,
@@ -255,18 +259,35 @@ def _run_extra(con, args) -> tuple[dict[str, Any], list[dict]]:
             "fit_runs": fit.loss_fit_runs,
             "intervals_95": fit.loss_fit.bootstrap.intervals() if fit.loss_fit.bootstrap else {},
             "derived": fit.loss_fit.derived,
+            "identifiability": lident,
             "error_law": None
             if fit.error_fit is None
             else {
                 "params": fit.error_fit.params,
                 "n_points": fit.error_fit.n_points,
                 "fit_runs": fit.error_fit_runs,
+                "intervals_95": fit.error_fit.bootstrap.intervals() if fit.error_fit.bootstrap else {},
+                "identifiability": eident,
             },
             "backtest": _frame_records(fit.backtest),
+            "warnings": list(lident["warnings"]) + ([] if eident is None else list(eident["warnings"])),
         }
-        payload["text"] = "over-training law " + ", ".join(
-            f"{k}={v:.4g}" for k, v in fit.loss_fit.params.items()
-        )
+        lines = []
+        for title, r, ident in (
+            ("over-training law L(C, M)", fit.loss_fit, lident),
+            ("loss-to-error map Err(L)", fit.error_fit, eident),
+        ):
+            if r is None:
+                continue
+            lines.append(f"{title} fit to {r.n_points} runs:")
+            ivs = r.bootstrap.intervals() if r.bootstrap else {}
+            for k, v in r.params.items():
+                ci = f"   95% CI [{ivs[k][0]:.4g}, {ivs[k][1]:.4g}]" if k in ivs else ""
+                if ci and k in ident["untrustworthy_intervals"]:
+                    ci += " (untrustworthy: not identified)"
+                lines.append(f"  {k:>6} = {v:<12.6g}{ci}")
+            lines.extend(identifiability_text("law" if r is fit.loss_fit else "error map", ident))
+        payload["text"] = "\n".join(lines)
         return payload, list(fit.records)
     if args.law == "approaches":
         from app.services.approaches import compare_approaches

@@ -32,6 +32,7 @@ _FITS_SCHEMA = {
     "loss_fn": pl.String,
     "optimizer": pl.String,
     "code_version": pl.String,
+    "verdict": pl.String,
 }
 
 
@@ -58,9 +59,11 @@ def stored_fits(
     Returns
     -------
     polars.DataFrame
-        One row per fit (shape (n_fits, 10)): fit_id, axis, law, n_points, created_at (UTC timestamp),
+        One row per fit (shape (n_fits, 11)): fit_id, axis, law, n_points, created_at (UTC timestamp),
         selection (one line, see :func:`selection_label`), params (a one-line ``name=value`` summary in the
-        parameters' natural units), loss_fn, optimizer, code_version.
+        parameters' natural units), loss_fn, optimizer, code_version, verdict (the stored identifiability
+        verdict, ``analysis.identifiability``, with the not-identified parameters, e.g. ``"not identified (E)"``;
+        "—" for records stored without one).
     """
     raw = fits_store.list_fits(con, axis or None)
     rows = []
@@ -80,9 +83,18 @@ def stored_fits(
                 "optimizer": r["optimizer"],
                 "code_version": r["code_version"],
                 "created_at": r["created_at"],
+                "verdict": _verdict_label(r.get("ident_verdict"), r.get("ident_not_identified")),
             }
         )
     return pl.DataFrame(rows, schema=_FITS_SCHEMA)
+
+
+def _verdict_label(verdict: str | None, not_identified: str | None) -> str:
+    """``"identified"``, ``"not identified (E, eta)"``; "—" when the record carries no identifiability."""
+    if not verdict:
+        return "—"
+    names = _loads(not_identified) or []
+    return f"{verdict} ({', '.join(names)})" if names and verdict == "not identified" else verdict
 
 
 def selection_label(selection: dict[str, Any]) -> str:

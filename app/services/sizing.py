@@ -63,6 +63,12 @@ class SizingResult:
         Along the iso-loss curve: N (params), D (tokens), train_flops, inference_flops, total_flops (FLOPs).
     n_replicates : int
         Replicates that gave a valid optimum.
+    identifiability : dict
+        The underlying fit's identifiability record (``analysis.identifiability``: verdict, spans in decades,
+        per-parameter verdicts, warnings); empty for a preset or a stored fit recorded without one.
+    warnings : list[str]
+        Plain sentences: the fit's identifiability warnings and, when the sizing rests on a parameter the runs
+        do not identify, a warning that N*, D* and their intervals are not trustworthy.
     """
 
     law_label: str
@@ -73,6 +79,8 @@ class SizingResult:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     curve: pl.DataFrame = field(default_factory=pl.DataFrame)
     n_replicates: int = 0
+    identifiability: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def chinchilla_optimal_loss(params: dict[str, float], N: float) -> tuple[float, float]:
@@ -115,13 +123,16 @@ def chinchilla_optimal_loss(params: dict[str, float], N: float) -> tuple[float, 
 
 def _law(
     con: duckdb.DuckDBPyConnection, law: str, n_boot: int = 30
-) -> tuple[str, dict[str, float], list[dict[str, float]]]:
-    """Resolve ``law``: ``preset:<name>``, ``stored:<fit_id>`` or ``fit:<source>`` / ``fit:<source>|<where>``."""
+) -> tuple[str, dict[str, float], list[dict[str, float]], dict[str, Any]]:
+    """Resolve ``law``: ``preset:<name>``, ``stored:<fit_id>`` or ``fit:<source>`` / ``fit:<source>|<where>``.
+
+    Returns the label, the parameters, the replicates and the fit's identifiability record ({} for a preset).
+    """
     kind, _, arg = law.partition(":")
     if kind == "preset":
         if arg not in PRESETS:
             raise ValueError(f"unknown preset {arg!r}; choose one of {', '.join(PRESETS)}")
-        return arg, dict(PRESETS[arg]), []
+        return arg, dict(PRESETS[arg]), [], {}
     if kind == "stored":
         from data.fits import load_fit
 
@@ -138,13 +149,15 @@ def _law(
                 vals = [reps[k][i] for k in _KEYS]
                 if all(v is not None and math.isfinite(v) for v in vals):
                     out.append(dict(zip(_KEYS, map(float, vals), strict=True)))
-        return f"stored fit {arg}", params, out
+        ident = ((rec.get("result") or {}).get("extra") or {}).get("identifiability") or {}
+        return f"stored fit {arg}", params, out, ident
     if kind == "fit":
         from app.services.pretraining import fit_pretraining, select_points
 
         source, _, where = arg.partition("|")
         pts = select_points(con, source, where or None)
-        res = fit_pretraining(pts, law="chinchilla", n_boot=n_boot).result
+        pfit = fit_pretraining(pts, law="chinchilla", n_boot=n_boot)
+        res = pfit.result
         reps = []
         if res.bootstrap is not None:
             r = res.bootstrap.replicates
@@ -152,7 +165,8 @@ def _law(
                 v = {k: float(r[k][i]) for k in _KEYS}
                 if all(math.isfinite(x) for x in v.values()):
                     reps.append(v)
-        return f"fresh fit to {source}" + (f" ({where})" if where else ""), dict(res.params), reps
+        label = f"fresh fit to {source}" + (f" ({where})" if where else "")
+        return label, dict(res.params), reps, dict(pfit.identifiability)
     raise ValueError(
         f"law must be 'preset:<name>', 'stored:<fit_id>' or 'fit:<source>[|<where>]', got {law!r}"
     )
@@ -205,7 +219,7 @@ def size_model(
     """
     if target_loss is None and reference_params is None:
         raise ValueError("give a target loss or the size of a Chinchilla-optimal reference model")
-    label, params, reps = _law(con, law, n_boot)
+    label, params, reps, ident = _law(con, law, n_boot)
 
     def target_for(p: dict[str, float]) -> float:
         return (
@@ -239,7 +253,45 @@ def size_model(
     curve = pl.DataFrame(
         {"N": grid, "D": D, "train_flops": train, "inference_flops": inf, "total_flops": train + inf}
     )
-    return SizingResult(label, params, tl, float(inference_tokens), opt, intervals, curve, len(vals["N"]))
+    return SizingResult(
+        label,
+        params,
+        tl,
+        float(inference_tokens),
+        opt,
+        intervals,
+        curve,
+        len(vals["N"]),
+        ident,
+        sizing_warnings(ident),
+    )
+
+
+def sizing_warnings(ident: dict[str, Any]) -> list[str]:
+    """Warnings of a sizing from its law's identifiability record (``analysis.identifiability``).
+
+    Parameters
+    ----------
+    ident : dict
+        The fit's identifiability record ({} for a preset or an older stored fit).
+
+    Returns
+    -------
+    list of str
+        First, when a parameter is not identified (N* and D* depend on E, A, B, alpha and beta), a sentence
+        naming it; then the record's own warnings. Empty for an identified fit or no record.
+    """
+    if not ident:
+        return []
+    out = []
+    bad = list(ident.get("not_identified", []))
+    if bad or ident.get("verdict") == "not identified":
+        out.append(
+            "this sizing rests on a law that is NOT identified by its runs ("
+            + (", ".join(bad) if bad else "zero residual degrees of freedom")
+            + " within the noise over a wide range): N*, D*, the saving and their intervals are not trustworthy."
+        )
+    return out + list(ident.get("warnings", []))
 
 
 def stored_chinchilla_fits(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

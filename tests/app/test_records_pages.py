@@ -148,7 +148,11 @@ def test_fits_page_shows_stored_fit(fitted_db):
     table = at.dataframe[0].value
     # law, parameters and selection lead; provenance (loss, optimizer, code version, id) is last
     order = list(at.dataframe[0].proto.column_order)
-    assert order[:3] == ["law", "params", "selection"] and order[-1] == "fit_id"
+    assert order[:4] == ["law", "verdict", "params", "selection"] and order[-1] == "fit_id"
+    # the stored chinchilla fit on the whole Gadre sweep carries its identifiability verdict
+    ident = payload["identifiability"]
+    names = ", ".join(ident["not_identified"])
+    assert table["verdict"].tolist() == [f"not identified ({names})" if names else ident["verdict"]]
     assert table["fit_id"].tolist() == [fit_id]
     assert table["n_points (fitted)"].tolist() == [104]
     assert table["selection"].tolist() == ["source=gadre_overtraining"]
