@@ -8,6 +8,8 @@ open the app use it, an empty value turns the console off.
 
 from __future__ import annotations
 
+import importlib.util
+
 from dataclasses import dataclass
 
 import streamlit as st
@@ -114,13 +116,29 @@ def current_console_access(allow_text: str) -> Access:
     return console_access(allow, sign_in=sign_in_configured(), email=email, email_verified=verified)
 
 
+def authlib_installed() -> bool:
+    """True when Authlib (which ``st.login`` needs, Streamlit >= 1.42) can be imported; nothing is imported."""
+    return importlib.util.find_spec("authlib") is not None
+
+
 def sign_in_wall() -> bool:
-    """When sign-in is configured: sidebar identity and sign-out, or a sign-in screen. True if the page may run."""
+    """When sign-in is configured: sidebar identity and sign-out, or a sign-in screen. True if the page may run.
+
+    With an ``[auth]`` section but no Authlib installed, ``st.login`` would raise StreamlitMissingAuthlibError
+    (a traceback page); the screen says how to fix it instead and the app stays closed.
+    """
     if not sign_in_configured():
         return True
     if not st.user.get("is_logged_in", False):
         st.title("Sign in")
         st.write("This dashboard is shared inside the team: sign in to continue.")
+        if not authlib_installed():
+            st.error(
+                "Sign-in is configured (an [auth] section in .streamlit/secrets.toml) but Authlib, which "
+                "Streamlit's st.login needs, is not installed: the server admin should run "
+                '`pip install -e ".[auth]"` and restart `scaling serve`.'
+            )
+            return False
         st.button("Sign in", type="primary", on_click=st.login, key="auth.login")
         return False
     with st.sidebar:

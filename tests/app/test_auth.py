@@ -88,6 +88,9 @@ def test_listed_console_without_sign_in_is_not_reachable(monkeypatch, app_env):
 
 
 def test_sign_in_screen_when_auth_is_configured(monkeypatch, app_env):
+    import app.auth
+
+    monkeypatch.setattr(app.auth, "authlib_installed", lambda: True)
     at = _app(monkeypatch, app_env, "*", secrets=AUTH, user={"is_logged_in": False})
     assert not at.exception
     assert [t.value for t in at.title] == ["Sign in"]
@@ -102,3 +105,20 @@ def test_signed_in_user_gets_the_console_only_when_listed(monkeypatch, app_env, 
     assert not at.exception
     assert any(email in c.value for c in at.sidebar.caption)
     assert _console_opens(at) is allowed
+
+
+def test_sign_in_without_authlib_says_so_instead_of_crashing(monkeypatch, app_env):
+    """[auth] configured but Authlib missing: st.login raised StreamlitMissingAuthlibError (a traceback page)."""
+    import app.auth
+
+    monkeypatch.setattr(app.auth, "authlib_installed", lambda: False, raising=False)
+    at = _app(monkeypatch, app_env, "*", secrets=AUTH, user={"is_logged_in": False})
+    assert not at.exception
+    for button in at.button:
+        if button.key == "auth.login":
+            button.click()
+            at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert any("Authlib" in e.value and ".[auth]" in e.value for e in at.error)
+    assert not at.metric  # the app stays closed
