@@ -116,7 +116,10 @@ def _law_link(con: duckdb.DuckDBPyConnection, law: str, R: int, seed: int) -> Li
         return Link(f"preset {arg} ({note})", params, reps, dict(CHINCHILLA_RANGE))
     from app.services.sizing import _law
 
-    label, params, rep_list = _law(con, law, n_boot=min(max(R, 20), 100))
+    label, params, rep_list, ident = _law(con, law, n_boot=min(max(R, 20), 100))
+    verdict = (ident or {}).get("verdict")
+    if verdict:  # the law's identifiability verdict (analysis.identifiability) travels with its label
+        label = f"{label}; {verdict}"
     reps = {k: np.array([r[k] for r in rep_list]) for k in _LAW_KEYS} if rep_list else {}
     ranges: dict[str, tuple[float, float]] = {}
     source = arg.partition("|")[0] if kind == "fit" else None
