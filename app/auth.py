@@ -9,7 +9,6 @@ open the app use it, an empty value turns the console off.
 from __future__ import annotations
 
 import importlib.util
-
 from dataclasses import dataclass
 
 import streamlit as st

@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from analysis.results import FitResult
-from app import charts, fmt
+from app import charts, fmt, numfmt
 from app.services.records import js_safe
 
 __all__ = ["js_safe", "human", "sci", "gfmt", "ffmt", "as_text", "ci_text", "metric_grid"]
@@ -17,7 +17,6 @@ __all__ = ["js_safe", "human", "sci", "gfmt", "ffmt", "as_text", "ci_text", "met
 #: A column formatter: numbers in, text out, same length (vectorised; see ``app.fmt``).
 Formatter = Callable[[pl.Series], pl.Series]
 
-_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 
 
 def human(v, digits: int = 4):
@@ -38,17 +37,7 @@ def human(v, digits: int = 4):
     """
     if isinstance(v, pl.Series):
         return fmt.human(v, digits)
-    if v is None or v != v:
-        return ""
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    a = abs(v)
-    if a >= 1e15:
-        return sci(v, digits - 1)
-    for scale, suffix in _SUFFIXES:
-        if a >= scale:
-            return f"{v / scale:.{digits}g}{suffix}"
-    return f"{v:.{digits}g}"
+    return numfmt.human(v, digits)
 
 
 def sci(v, digits: int = 3):
@@ -58,9 +47,7 @@ def sci(v, digits: int = 3):
     """
     if isinstance(v, pl.Series):
         return fmt.sci(v, digits)
-    if v is None or v != v:
-        return ""
-    return f"{v:.{digits}e}"
+    return numfmt.sci(v, digits)
 
 
 def gfmt(digits: int) -> Formatter:
