@@ -1,6 +1,6 @@
 """Number-to-text formatting with vectorised polars operations (no per-element Python callbacks).
 
-Why: ``map_elements`` / ``map_rows`` call back into Python from polars' thread pool. In a served Streamlit app
+Why: polars' element-wise map functions call back into Python from polars' thread pool. In a served Streamlit app
 another script thread may hold the GIL while it waits on that same pool (e.g. converting a frame for
 ``st.dataframe``), and the whole process deadlocks (issue 8). The functions here give the same text as Python's
 format specs ``.{p}g``, ``.{n}e`` and ``.{n}f`` -- including rounding from the exact binary value with ties to even,

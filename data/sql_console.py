@@ -18,6 +18,14 @@ import polars as pl
 from data.sandbox import Limits, QueryTimeout, SqlError, StatementRefused, run_query
 from data.sandbox_worker import READ_HELP
 
+#: The query the SQL console page starts with (SQL lives in data/, not in pages).
+EXAMPLE_QUERY = """-- Lowest final loss per pretraining source (nats per token)
+select source, count(*) as n_runs, min(final_loss) as min_final_loss, max(compute_flops) as max_compute_flops
+from v_final_loss
+where kind = 'pretrain'
+group by source
+order by n_runs desc"""
+
 __all__ = ["READ_HELP", "QueryTimeout", "SqlError", "SqlResult", "StatementRefused", "run_sql"]
 
 #: Default cap on the Arrow bytes a console result may hold (50 MB).

@@ -4,14 +4,7 @@ import streamlit as st
 
 from app import cache, widgets
 from app.services.records import js_safe
-from data.sql_console import QueryTimeout, SqlError, StatementRefused, run_sql
-
-DEFAULT_SQL = """-- Lowest final loss per pretraining source (nats per token)
-select source, count(*) as n_runs, min(final_loss) as min_final_loss, max(compute_flops) as max_compute_flops
-from v_final_loss
-where kind = 'pretrain'
-group by source
-order by n_runs desc"""
+from data.sql_console import EXAMPLE_QUERY, QueryTimeout, SqlError, StatementRefused, run_sql
 
 st.title("SQL console")
 settings = cache.settings()
@@ -24,7 +17,7 @@ st.caption(
     "Query the public `v_*` views listed below; their names and columns are a stable interface."
 )
 with st.form("sql_console.form"):
-    sql = st.text_area("SQL", DEFAULT_SQL, height=180, key="sql_console.sql")
+    sql = st.text_area("SQL", EXAMPLE_QUERY, height=180, key="sql_console.sql")
     st.form_submit_button("Run query", type="primary")
 
 db_path = cache.db_state()[0]
