@@ -62,6 +62,8 @@ CREATE TABLE metric_quality (
     file_id                BIGINT NOT NULL
 );
 
+-- Per (run, metric): points stored, step-counter segments and resets, overlaps, collapsed duplicates,
+-- non-finite gaps, zeros, spikes and level shifts (rules in docs/FORMATS.md).
 CREATE OR REPLACE VIEW v_data_quality AS
 SELECT q.run_id, r.kind, r.source, q.metric, q.n_points, q.n_segments, q.n_resets, q.n_overlaps,
        q.n_duplicates_collapsed, q.n_nonfinite, q.n_zero, q.n_spikes, q.n_level_shifts, q.last_step
@@ -69,6 +71,7 @@ FROM metric_quality q JOIN runs r ON r.run_id = q.run_id;
 
 -- The curve views read the run's last segment; n_resets in metric_quality is the run's highest segment number
 -- (a small table, so the views never scan all of metrics for it).
+
 -- Per-step loss curves of pretraining runs: the last segment of the step counter only (earlier segments stay
 -- in metrics and are counted in v_data_quality).
 CREATE OR REPLACE VIEW v_loss_curves AS

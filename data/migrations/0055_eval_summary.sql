@@ -1,6 +1,6 @@
--- H7 (issue 11 item 4). Aggregated evaluation results (eval summary tables).
---
--- v_eval_summary: one row per line of an eval SUMMARY table (docs/FORMATS.md section 3b). Each line is stored as
+-- Issue 11 item 4: aggregated evaluation results (eval summary tables).
+
+-- One row per line of an eval SUMMARY table (docs/FORMATS.md section 3b). Each line is stored as
 -- one run of kind 'eval' (config_json.table_shape = 'eval_summary') whose numbers are summary metrics (step NULL),
 -- so re-ingest and deletion follow the file like every other run. measure is 'accuracy' (share of problems
 -- answered correctly, one answer each) or 'pass@k' (unbiased pass@k at k samples); value is that fraction.

@@ -16,6 +16,8 @@ CREATE TABLE IF NOT EXISTS audit_log (
     source_file VARCHAR                   -- file the run was ingested from (re-ingest it to undo)
 );
 
+-- One row per change made by `scaling label` / `scaling delete` or the Run explorer: who, when, what, and the
+-- file to re-ingest to undo it.
 CREATE OR REPLACE VIEW v_audit AS
 SELECT audit_id, changed_at, actor, via, action, run_id, field, old_value, new_value, source_file
 FROM audit_log;

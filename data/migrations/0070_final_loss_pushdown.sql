@@ -2,6 +2,9 @@
 -- descriptive columns now travel inside the ranked relation and are window partition keys (partition keys are
 -- functionally dependent on run_id, so the ranking is unchanged), which lets DuckDB push a filter on source,
 -- kind, corpus, ... below the window (see EXPLAIN in benchmarks/bench_queries.py). Public columns are identical.
+
+-- Final loss per run: the run's loss_metric at its summary row (step NULL) or else the last logged step of its
+-- last segment; a run whose last logged loss is NaN/Inf (diverged) has none.
 CREATE OR REPLACE VIEW v_final_loss AS
 WITH pts AS (
     SELECT r.run_id, r.kind, r.source, r.corpus, r.recipe, r.model_family, m.segment, m.step, m.value
